@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# tools.sh: builds the third-party Go test tools from the Go module proxy, caches them by a hash
+# of their pinned version and recipe, and links them into .tools/bin for tests.
+#
+#   scripts/tools.sh ensure        build what is missing (no-op when cached), link, list versions
+#   scripts/tools.sh path <tool>   print the cached binary's path (builds it if missing)
+#   scripts/tools.sh list          show each tool, its pin and whether it is cached
+#
+# Go is used only here, for test tools; the driver is TypeScript. Pins must be versions the
+# project's Go proxy serves (`go list -m -versions <module>`); see
+# ../shared/reference/csi-conformance.md sections 3-6 for the recipes and measured build times.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${RDS_CSI_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rds-csi-ts}
+LINKS="$ROOT/.tools/bin"
+
+# --- pins -------------------------------------------------------------------------------------
+# csi-sanity v5.4.0 is built against CSI spec v1.12.0, the version proto/csi.proto implements.
+# (v5.6.0 targets spec v1.13.0, which drops fields we still serve; move both together.)
+CSI_SANITY_VERSION=v5.4.0
+
+# Each tool: name, a recipe function, and the string its cache key is made from.
+TOOLS=(csi-sanity)
+
+key_csi-sanity() { echo "csi-sanity $CSI_SANITY_VERSION go-install-v1"; }
+build_csi-sanity() {
+  local out=$1
+  GOBIN="$out" CGO_ENABLED=0 go install -trimpath -ldflags "-X main.VERSION=$CSI_SANITY_VERSION" \
+    "github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@$CSI_SANITY_VERSION"
+}
+check_csi-sanity() { "$1/csi-sanity" -version | grep -q "$CSI_SANITY_VERSION"; }
+
+# --- machinery --------------------------------------------------------------------------------
+log() { printf 'tools: %s\n' "$*" >&2; }
+
+go_version() { go env GOVERSION 2>/dev/null || echo "no-go"; }
+
+tool_dir() {
+  local tool=$1 hash
+  hash=$( { "key_$tool"; go_version; } | sha256sum | cut -c1-16)
+  echo "$CACHE/$tool-$hash"
+}
+
+ensure_tool() {
+  local tool=$1 dir
+  dir=$(tool_dir "$tool")
+  if [[ -x "$dir/bin/$tool" ]] && [[ -f "$dir/.complete" ]]; then
+    return 0
+  fi
+  command -v go >/dev/null || { log "Go is required to build $tool (test tool only); install Go >= 1.26"; exit 1; }
+  log "building $tool ($("key_$tool")) into $dir — cold builds take minutes"
+  local tmp="$dir.tmp.$$" start=$SECONDS
+  rm -rf "$tmp"; mkdir -p "$tmp/bin"
+  # A failed build leaves nothing behind under the final name: the cache never half-succeeds.
+  if ! ( cd "$tmp" && "build_$tool" "$tmp/bin" ); then
+    rm -rf "$tmp"; log "FAILED to build $tool"; exit 1
+  fi
+  if ! "check_$tool" "$tmp/bin"; then
+    rm -rf "$tmp"; log "FAILED: built $tool does not report the pinned version"; exit 1
+  fi
+  touch "$tmp/.complete"
+  rm -rf "$dir"; mv "$tmp" "$dir"
+  log "built $tool in $((SECONDS - start)) s"
+}
+
+link_tool() {
+  local tool=$1
+  mkdir -p "$LINKS"
+  ln -sfn "$(tool_dir "$tool")/bin/$tool" "$LINKS/$tool"
+}
+
+cmd=${1:-ensure}
+case "$cmd" in
+  ensure)
+    for t in "${TOOLS[@]}"; do ensure_tool "$t"; link_tool "$t"; done
+    for t in "${TOOLS[@]}"; do log "$t ready: $(tool_dir "$t")/bin/$t"; done
+    ;;
+  path)
+    t=${2:?usage: tools.sh path <tool>}
+    ensure_tool "$t" && link_tool "$t"
+    echo "$(tool_dir "$t")/bin/$t"
+    ;;
+  list)
+    for t in "${TOOLS[@]}"; do
+      d=$(tool_dir "$t"); s=missing; [[ -f "$d/.complete" ]] && s=cached
+      printf '%-20s %-40s %s\n' "$t" "$("key_$t")" "$s"
+    done
+    ;;
+  *) echo "usage: tools.sh ensure|path <tool>|list" >&2; exit 2 ;;
+esac
