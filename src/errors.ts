@@ -1,0 +1,162 @@
+// errors.ts: the driver's domain errors. They know nothing of gRPC; src/csi/errors.ts maps them.
+//
+// Every failure the driver can report has one class here with a stable `code` (for logs, tests
+// and dashboards) and an optional `cause` (the foreign error an adapter translated). Messages
+// follow STYLE.md rule 6: what failed, for which object, and what to do next; never a secret,
+// a stack or a raw multi-line device dump.
+
+/** Stable machine-readable error codes. Never rename one: logs and alerts match on them. */
+export const ERROR_CODES = [
+  'INVALID_INPUT',
+  'INVALID_CONFIG',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'ATTACHMENT_CONFLICT',
+  'VOLUME_BUSY',
+  'FAILED_PRECONDITION',
+  'RESOURCE_EXHAUSTED',
+  'OUT_OF_RANGE',
+  'NOT_IMPLEMENTED',
+  'RDS_UNAVAILABLE',
+  'RDS_COMMAND_FAILED',
+  'RDS_PARSE_FAILED',
+  'OPERATION_TIMEOUT',
+  'OPERATION_CANCELLED',
+  'UNSAFE_OPERATION',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+interface DriverErrorOptions {
+  readonly cause?: unknown;
+}
+
+/** Base class of every error the driver raises on purpose. */
+export abstract class DriverError extends Error {
+  abstract readonly code: ErrorCode;
+
+  constructor(message: string, options: DriverErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+  }
+}
+
+/** A request or value that can never succeed as given (a caller's mistake). */
+export class InvalidInputError extends DriverError {
+  readonly code = 'INVALID_INPUT';
+  /** The request field or parameter at fault, e.g. `volume_capabilities[0].access_mode`. */
+  readonly field: string | undefined;
+
+  constructor(message: string, options: DriverErrorOptions & { field?: string } = {}) {
+    super(message, options);
+    this.field = options.field;
+  }
+}
+
+/** Configuration that stops the driver at start; `problems` holds one line per bad value. */
+export class InvalidConfigError extends DriverError {
+  readonly code = 'INVALID_CONFIG';
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(
+      problems.length === 1
+        ? `invalid configuration: ${problems[0]}`
+        : `invalid configuration (${problems.length} problems):\n  - ${problems.join('\n  - ')}`,
+    );
+    this.problems = problems;
+  }
+}
+
+export class NotFoundError extends DriverError {
+  readonly code = 'NOT_FOUND';
+}
+
+/** The name is taken by an object that does not match the request (CSI ALREADY_EXISTS). */
+export class AlreadyExistsError extends DriverError {
+  readonly code = 'ALREADY_EXISTS';
+}
+
+/** An attach refused because another node holds the volume and its access mode forbids two. */
+export class AttachmentConflictError extends DriverError {
+  readonly code = 'ATTACHMENT_CONFLICT';
+}
+
+/** Another operation on the same volume is running; the caller retries later (CSI ABORTED). */
+export class VolumeBusyError extends DriverError {
+  readonly code = 'VOLUME_BUSY';
+}
+
+/** The system is not in a state where the request can run (CSI FAILED_PRECONDITION). */
+export class FailedPreconditionError extends DriverError {
+  readonly code = 'FAILED_PRECONDITION';
+}
+
+/** Out of space or another finite resource (CSI RESOURCE_EXHAUSTED). */
+export class ResourceExhaustedError extends DriverError {
+  readonly code = 'RESOURCE_EXHAUSTED';
+}
+
+/** A size or count outside what the request's own range allows (CSI OUT_OF_RANGE). */
+export class OutOfRangeError extends DriverError {
+  readonly code = 'OUT_OF_RANGE';
+}
+
+/** A capability this driver does not offer, or not in this mode. */
+export class NotImplementedError extends DriverError {
+  readonly code = 'NOT_IMPLEMENTED';
+}
+
+/** The RDS cannot be reached right now (connection refused, dropped, handshake failed). */
+export class RdsUnavailableError extends DriverError {
+  readonly code = 'RDS_UNAVAILABLE';
+}
+
+/** The RDS answered a command with an error; `deviceMessage` is its own text, one line. */
+export class RdsCommandError extends DriverError {
+  readonly code = 'RDS_COMMAND_FAILED';
+  readonly deviceMessage: string;
+
+  constructor(message: string, deviceMessage: string, options: DriverErrorOptions = {}) {
+    super(message, options);
+    this.deviceMessage = deviceMessage;
+  }
+}
+
+/** RouterOS output did not have the shape a parser expects; never guessed around. */
+export class RdsParseError extends DriverError {
+  readonly code = 'RDS_PARSE_FAILED';
+  readonly line: number | undefined;
+
+  constructor(message: string, options: DriverErrorOptions & { line?: number } = {}) {
+    super(message, options);
+    this.line = options.line;
+  }
+}
+
+/** An I/O step ran past its deadline and was abandoned (its child process killed). */
+export class OperationTimeoutError extends DriverError {
+  readonly code = 'OPERATION_TIMEOUT';
+}
+
+/** The caller went away (gRPC cancellation or deadline) before the operation finished. */
+export class OperationCancelledError extends DriverError {
+  readonly code = 'OPERATION_CANCELLED';
+}
+
+/** A destructive step refused because its evidence or scope check failed (STYLE.md rule 7). */
+export class UnsafeOperationError extends DriverError {
+  readonly code = 'UNSAFE_OPERATION';
+}
+
+/** A broken invariant inside the driver: a bug, reported as INTERNAL. */
+export class InternalError extends DriverError {
+  readonly code = 'INTERNAL';
+}
+
+/** Short, single-line description of anything thrown, for logs (never for callers). */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return `non-error thrown: ${String(error)}`;
+}
