@@ -1,0 +1,249 @@
+// The gRPC server over a real unix socket, called by a real grpc-js client: identity answers,
+// mode-dependent services, UNIMPLEMENTED for unbuilt RPCs, socket hygiene, and the RPC log line.
+import { spawn } from 'node:child_process';
+import { existsSync, lstatSync, writeFileSync } from 'node:fs';
+
+import { status as Status } from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import { loadConfig, type Config } from '../src/config.js';
+import { startDriver, systemClock, packageVersion, type Driver } from '../src/main.js';
+import { csiClients, grpcError, type CsiClients } from './helpers/csi-client.js';
+import { captureLog, type CapturedLog } from './helpers/log-capture.js';
+import { tempDir, type TempDir } from './helpers/temp-dir.js';
+import { waitFor } from './helpers/wait-for.js';
+
+function configFor(argv: string[]): Config {
+  const outcome = loadConfig({
+    argv,
+    env: {},
+    readFile: () => '',
+    hostname: 'test-node',
+    cwd: '/',
+    version: 'test',
+  });
+  if (outcome.kind !== 'run') throw new Error('expected config');
+  return outcome.config;
+}
+
+let dir: TempDir;
+let driver: Driver | undefined;
+let clients: CsiClients | undefined;
+let log: CapturedLog;
+
+async function start(...argv: string[]): Promise<{ driver: Driver; clients: CsiClients }> {
+  dir = tempDir();
+  log = captureLog();
+  driver = await startDriver(configFor(['--endpoint', `unix://${dir.path}/csi.sock`, ...argv]), {
+    log: log.logger,
+    clock: systemClock,
+    version: packageVersion(),
+  });
+  clients = csiClients(driver.address);
+  return { driver, clients };
+}
+
+afterEach(async () => {
+  clients?.close();
+  clients = undefined;
+  await driver?.stop();
+  driver = undefined;
+  dir.remove();
+});
+
+describe('Identity service', () => {
+  it('names the driver and its version', async () => {
+    const { clients } = await start();
+    const info = await clients.identity.GetPluginInfo({});
+    expect(info).toEqual({
+      name: 'rds.csi.srvlab.io',
+      vendorVersion: packageVersion(),
+      manifest: {},
+    });
+  });
+
+  it('takes the driver name from the config', async () => {
+    const { clients } = await start('--driver-name', 'rds.csi.example.io');
+    const info = await clients.identity.GetPluginInfo({});
+    expect(info.name).toBe('rds.csi.example.io');
+  });
+
+  it('advertises the controller service only where it is served', async () => {
+    const all = await start('--mode', 'all');
+    expect(await all.clients.identity.GetPluginCapabilities({})).toEqual({
+      capabilities: [{ service: { type: 'CONTROLLER_SERVICE' }, type: 'service' }],
+    });
+    all.clients.close();
+    await all.driver.stop();
+    dir.remove();
+    const node = await start('--mode', 'node');
+    expect(await node.clients.identity.GetPluginCapabilities({})).toEqual({
+      capabilities: [],
+    });
+  });
+
+  it('reports readiness from the health source without doing I/O', async () => {
+    const { driver, clients } = await start();
+    expect(await clients.identity.Probe({})).toEqual({ ready: { value: true } });
+    const rds = driver.health.register('rds', 'not connected yet');
+    expect(await clients.identity.Probe({})).toEqual({ ready: { value: false } });
+    rds.healthy();
+    expect(await clients.identity.Probe({})).toEqual({ ready: { value: true } });
+  });
+});
+
+describe('services by mode', () => {
+  it('answers UNIMPLEMENTED for volume RPCs not built yet, and advertises no controller capability', async () => {
+    const { clients } = await start('--mode', 'all');
+    expect(await clients.controller.ControllerGetCapabilities({})).toEqual({
+      capabilities: [],
+    });
+    const error = await grpcError(clients.controller.CreateVolume({ name: 'v1' }));
+    expect(error.code).toBe(Status.UNIMPLEMENTED);
+    expect(error.details).toMatch(
+      /^CreateVolume is not implemented by rds-csi-ts .*no capability that needs it is advertised/,
+    );
+    const stage = await grpcError(clients.node.NodeStageVolume({ volumeId: 'pvc-1' }));
+    expect(stage.code).toBe(Status.UNIMPLEMENTED);
+  });
+
+  it('does not serve the controller in node mode nor the node service in controller mode', async () => {
+    const node = await start(
+      '--mode',
+      'node',
+      '--node-id',
+      'worker-7',
+      '--max-volumes-per-node',
+      '12',
+    );
+    expect(await node.clients.node.NodeGetInfo({})).toEqual({
+      nodeId: 'worker-7',
+      maxVolumesPerNode: '12',
+      accessibleTopology: null,
+    });
+    const error = await grpcError(node.clients.controller.ControllerGetCapabilities({}));
+    expect(error.code).toBe(Status.UNIMPLEMENTED);
+    node.clients.close();
+    await node.driver.stop();
+    dir.remove();
+    const controller = await start('--mode', 'controller');
+    const nodeError = await grpcError(controller.clients.node.NodeGetInfo({}));
+    expect(nodeError.code).toBe(Status.UNIMPLEMENTED);
+  });
+});
+
+describe('RPC log line', () => {
+  it('writes one line per RPC with request id, method, ids, duration and code', async () => {
+    const { clients } = await start();
+    await grpcError(
+      clients.controller.DeleteVolume({
+        volumeId: 'pvc-42',
+        secrets: { password: 'do-not-log-me' },
+      }),
+    );
+    const line = await waitFor(() => log.lines().find((l) => l['method'] === 'DeleteVolume'), {
+      what: 'the DeleteVolume log line',
+    });
+    expect(line).toMatchObject({
+      level: 'warn',
+      message: 'rpc failed',
+      component: 'csi',
+      method: 'DeleteVolume',
+      volumeId: 'pvc-42',
+      grpcCode: 'UNIMPLEMENTED',
+      authority: 'localhost',
+    });
+    expect(line['requestId']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(typeof line['durationMs']).toBe('number');
+    expect(log.text()).not.toContain('do-not-log-me');
+    expect(log.lines().filter((l) => l['method'] === 'DeleteVolume')).toHaveLength(1);
+  });
+
+  it('logs Probe at debug only', async () => {
+    const { clients } = await start();
+    await clients.identity.Probe({});
+    const line = await waitFor(() => log.lines().find((l) => l['method'] === 'Probe'));
+    expect(line['level']).toBe('debug');
+  });
+});
+
+describe('socket hygiene', () => {
+  it('removes a stale socket left by a crashed process and serves', async () => {
+    dir = tempDir();
+    const path = `${dir.path}/csi.sock`;
+    // What kill -9 leaves behind: a socket file with no listener.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        "require('net').createServer().listen(process.argv[1], () => console.log('up'))",
+        path,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('exit', resolve));
+    expect(lstatSync(path).isSocket()).toBe(true);
+    log = captureLog();
+    driver = await startDriver(configFor(['--endpoint', `unix://${path}`]), {
+      log: log.logger,
+      clock: systemClock,
+      version: 'test',
+    });
+    clients = csiClients(driver.address);
+    expect(await clients.identity.Probe({})).toEqual({ ready: { value: true } });
+    await waitFor(() =>
+      log.lines().find((l) => l['message'] === 'removed a stale socket left by a previous run'),
+    );
+  });
+
+  it('refuses to start when a live process serves the socket', async () => {
+    const first = await start();
+    const second = startDriver(configFor(['--endpoint', first.driver.address]), {
+      log: captureLog().logger,
+      clock: systemClock,
+      version: 'test',
+    });
+    await expect(second).rejects.toThrow(
+      /another process is already serving .*csi\.sock; stop it first/,
+    );
+    // The first driver is untouched.
+    expect(await first.clients.identity.Probe({})).toEqual({ ready: { value: true } });
+  });
+
+  it('never replaces a path that is not a socket', async () => {
+    dir = tempDir();
+    const path = `${dir.path}/csi.sock`;
+    writeFileSync(path, 'precious');
+    await expect(
+      startDriver(configFor(['--endpoint', `unix://${path}`]), {
+        log: captureLog().logger,
+        clock: systemClock,
+        version: 'test',
+      }),
+    ).rejects.toThrow(/exists and is not a socket; refusing to replace it/);
+  });
+
+  it('removes its socket when it stops', async () => {
+    const { driver } = await start();
+    const path = driver.address.slice('unix://'.length);
+    clients?.close();
+    clients = undefined;
+    await driver.stop();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('serves on tcp for debugging and reports the bound port', async () => {
+    dir = tempDir();
+    log = captureLog();
+    driver = await startDriver(configFor(['--endpoint', 'tcp://127.0.0.1:0']), {
+      log: log.logger,
+      clock: systemClock,
+      version: 'test',
+    });
+    expect(driver.address).toMatch(/^tcp:\/\/127\.0\.0\.1:[1-9]\d*$/);
+    clients = csiClients(driver.address);
+    expect(await clients.identity.Probe({})).toEqual({ ready: { value: true } });
+  });
+});
