@@ -20,8 +20,11 @@ LINKS="$ROOT/.tools/bin"
 # (v5.6.0 targets spec v1.13.0, which drops fields we still serve; move both together.)
 CSI_SANITY_VERSION=v5.4.0
 
+# The specification's own csi.proto, which test/proto-fidelity.test.ts compares ours against.
+CSI_SPEC_VERSION=v1.12.0
+
 # Each tool: name, a recipe function, and the string its cache key is made from.
-TOOLS=(csi-sanity)
+TOOLS=(csi-sanity csi-spec)
 
 key_csi-sanity() { echo "csi-sanity $CSI_SANITY_VERSION go-install-v1"; }
 build_csi-sanity() {
@@ -30,6 +33,15 @@ build_csi-sanity() {
     "github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@$CSI_SANITY_VERSION"
 }
 check_csi-sanity() { "$1/csi-sanity" -version | grep -q "$CSI_SANITY_VERSION"; }
+
+key_csi-spec() { echo "csi-spec $CSI_SPEC_VERSION mod-download-v1"; }
+build_csi-spec() {
+  local out=$1 dir
+  dir=$(go mod download -json "github.com/container-storage-interface/spec@$CSI_SPEC_VERSION" | jq -r .Dir)
+  cp "$dir/csi.proto" "$out/csi-spec"
+  chmod 0644 "$out/csi-spec"
+}
+check_csi-spec() { grep -q '^package csi.v1;' "$1/csi-spec"; }
 
 # --- machinery --------------------------------------------------------------------------------
 log() { printf 'tools: %s\n' "$*" >&2; }
