@@ -45,7 +45,7 @@ const layerZones = [
     message: 'the emulator must not share code with the RDS client',
   },
   {
-    target: './src/rds',
+    target: ['./src/rds/*.ts', './src/rds/!(emulator)/**/*'],
     from: './src/rds/emulator',
     message: 'the RDS client must not know the emulator',
   },
