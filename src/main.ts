@@ -1,7 +1,9 @@
 // main.ts: the composition root. Parses the config, builds every adapter, serves gRPC, and owns
 // the process lifecycle (signals, drain, exit codes). The only importer of concrete adapters.
-import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 
 import { loadConfig, type Config } from './config.js';
@@ -14,6 +16,7 @@ import { InvalidConfigError, describeError } from './errors.js';
 import { HealthRegistry } from './observability/health.js';
 import { createLogger } from './observability/logger.js';
 import type { Clock, Logger } from './ports.js';
+import { startEmulator, type Emulator } from './rds/emulator/emulator.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure or forced stop, 2 bad configuration. */
 export const EXIT = { ok: 0, failure: 1, badConfig: 2 } as const;
@@ -135,16 +138,51 @@ export async function main(io: ProcessIo): Promise<number> {
     nodeId: config.nodeId,
   });
   let driver: Driver;
+  let rds: QuickstartRds | undefined;
   try {
+    if (config.quickstart) rds = await startQuickstartRds(config.dataDir, log);
     driver = await startDriver(config, { log: logging.logger, clock: systemClock, version });
   } catch (error) {
     log.error('cannot start', { error: describeError(error) });
+    await rds?.emulator.stop();
     await logging.close();
     return EXIT.failure;
   }
   log.info('serving', { address: driver.address, mode: config.mode });
-  if (config.quickstart) io.stdout.write(quickstartBanner(config, driver.address, version));
-  return runUntilSignal(io, driver, log, () => logging.close());
+  if (rds !== undefined) io.stdout.write(quickstartBanner(config, driver.address, version, rds));
+  const stopAll = {
+    stop: async () => {
+      const result = await driver.stop();
+      await rds?.emulator.stop();
+      return result;
+    },
+  };
+  return runUntilSignal(io, stopAll, log, () => logging.close());
+}
+
+interface QuickstartRds {
+  readonly emulator: Emulator;
+  readonly password: string;
+}
+
+/**
+ * The quickstart's RDS: the RouterOS emulator, embedded, with its state, host key and disk files
+ * under `<data-dir>/rds-emulator` and a password generated once and kept beside them.
+ */
+async function startQuickstartRds(dataDir: string, log: Logger): Promise<QuickstartRds> {
+  const dir = join(dataDir, 'rds-emulator');
+  mkdirSync(dir, { recursive: true });
+  const passwordFile = join(dir, 'admin-password');
+  if (!existsSync(passwordFile))
+    writeFileSync(passwordFile, `${randomBytes(12).toString('hex')}\n`, { mode: 0o600 });
+  const password = readFileSync(passwordFile, 'utf8').trim();
+  const emulator = await startEmulator({ dataDir: dir, password });
+  log.info('RouterOS emulator started', {
+    address: `${emulator.host}:${emulator.port}`,
+    hostKey: emulator.hostKeyFingerprint,
+    dataDir: dir,
+  });
+  return { emulator, password };
 }
 
 /**
@@ -184,14 +222,23 @@ export function runUntilSignal(
   });
 }
 
-function quickstartBanner(config: Config, address: string, version: string): string {
+function quickstartBanner(
+  config: Config,
+  address: string,
+  version: string,
+  rds: QuickstartRds,
+): string {
   const services = config.mode === 'all' ? 'Identity, Controller and Node' : config.mode;
+  const { emulator } = rds;
   return [
     '',
     `rds-csi-ts ${version} quickstart: serving ${services} on ${address}`,
     `  state directory: ${config.dataDir}`,
+    `  RDS: the RouterOS emulator on ${emulator.host}:${emulator.port} (user ${emulator.user}, host key ${emulator.hostKeyFingerprint})`,
     '',
     'Try next:',
+    `  ssh -p ${emulator.port} ${emulator.user}@${emulator.host} '/disk print detail'`,
+    `        poke the RDS stand-in (password: ${rds.password}); try /file print detail, /system resource print`,
     `  .tools/bin/csi-sanity --csi.endpoint=${address} --ginkgo.focus='Identity Service'`,
     '        run the CSI conformance suite against this driver (npm test installs csi-sanity)',
     '  npm test        run every test suite',

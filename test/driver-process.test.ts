@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { OPTIONS, envName } from '../src/config.js';
 import { csiClients } from './helpers/csi-client.js';
+import { connectSsh } from './helpers/ssh-exec.js';
 import { tempDir, type TempDir } from './helpers/temp-dir.js';
 import { waitFor } from './helpers/wait-for.js';
 
@@ -71,6 +72,22 @@ describe('rds-csi-ts executable', () => {
     const clients = csiClients(`unix://${socket}`);
     expect(await clients.identity.Probe({})).toEqual({ ready: { value: true } });
     clients.close();
+    // The embedded RouterOS emulator answers the ssh line the banner prints.
+    const sshLine =
+      /ssh -p (\d+) admin@127\.0\.0\.1 '\/disk print detail'\n.*\(password: ([0-9a-f]+)\)/.exec(
+        run.stdout(),
+      );
+    expect(sshLine).not.toBeNull();
+    const ssh = await connectSsh({
+      host: '127.0.0.1',
+      port: Number(sshLine![1]),
+      password: sshLine![2]!,
+    });
+    expect((await ssh.exec('/disk print detail')).stdout).toMatch(
+      /^Flags: .*\r\n 0 BM {10}type=partition slot="storage-pool"/,
+    );
+    ssh.close();
+    expect(existsSync(`${dir.path}/state/rds-emulator/ssh_host_ed25519_key`)).toBe(true);
     run.child.kill('SIGTERM');
     expect(await run.exited).toBe(0);
     expect(run.stdout()).toMatch(/info {2}\[driver\] stopped drained=true abandoned=0/);

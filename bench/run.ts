@@ -1,0 +1,36 @@
+// run.ts: `npm run bench`. Runs every benchmark, prints a table and writes bench-results.json.
+// Benchmarks are measurements, never pass/fail tests: a missed goal is reported, not failed.
+import { cpus, totalmem } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
+
+import type { BenchResult } from './bench-result.js';
+import { benchEmulatorPrint } from './emulator-print.bench.js';
+
+const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult[]> }[] = [
+  { name: 'emulator print throughput', run: benchEmulatorPrint },
+];
+
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}`;
+console.log(`rds-csi-ts benchmarks on ${machine}\n`);
+const all: BenchResult[] = [];
+for (const bench of BENCHMARKS) {
+  console.log(`running: ${bench.name}`);
+  all.push(...(await bench.run()));
+}
+const rows = all.map((r) => [
+  r.name,
+  `${r.value.toFixed(r.value >= 100 ? 0 : 2)} ${r.unit}`,
+  r.goal,
+  r.met ? 'met' : 'MISSED',
+  `${r.ratio.value.toFixed(2)}x ${r.ratio.label}`,
+]);
+const header = ['benchmark', 'result', 'goal', '', 'ratio (same run)'];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+for (const row of [header, ...rows])
+  console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
+mkdirSync('test-results', { recursive: true });
+writeFileSync(
+  'test-results/bench-results.json',
+  `${JSON.stringify({ machine, results: all }, null, 2)}\n`,
+);
+console.log('\nwritten: test-results/bench-results.json');
