@@ -3,17 +3,27 @@ import { describe, expect, it } from 'vitest';
 import { InvalidConfigError } from './errors.js';
 import { OPTIONS, envName, loadConfig, parseDurationMs, type ConfigInputs } from './config.js';
 
+const FINGERPRINT = `SHA256:${'A'.repeat(43)}`;
+/** What a controller needs to reach its RDS; most tests are not about it. */
+const RDS_ENV = {
+  RDS_CSI_RDS_ADDRESS: '10.42.241.3',
+  RDS_CSI_RDS_PASSWORD_FILE: '/secrets/rds/password',
+  RDS_CSI_RDS_HOST_KEY: FINGERPRINT,
+};
+
 function inputs(overrides: Partial<ConfigInputs> = {}): ConfigInputs {
   return {
     argv: [],
-    env: {},
+    ...overrides,
+    env: { ...RDS_ENV, ...overrides.env },
     readFile: () => {
       throw new Error('ENOENT: no such file');
     },
     hostname: 'worker-1',
     cwd: '/home/me/project',
     version: '9.9.9',
-    ...overrides,
+    ...(overrides.readFile ? { readFile: overrides.readFile } : {}),
+    ...(overrides.hostname ? { hostname: overrides.hostname } : {}),
   };
 }
 
@@ -47,6 +57,18 @@ describe('loadConfig', () => {
       shutdownTimeoutMs: 30_000,
       dataDir: '/var/lib/rds-csi-ts',
       quickstart: false,
+      emulatorLatency: 'off',
+      rdsAddress: { host: '10.42.241.3', port: 22 },
+      rdsUser: 'admin',
+      rdsPasswordFile: '/secrets/rds/password',
+      rdsHostKey: [FINGERPRINT],
+      rdsInsecureSkipHostKey: false,
+      rdsMaxSessions: 8,
+      rdsCommandTimeoutMs: 30_000,
+      rdsConnectTimeoutMs: 10_000,
+      volumePath: '/storage-pool/metal-csi',
+      nvmeAddress: '10.42.241.3',
+      nvmePort: 4420,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -208,6 +230,90 @@ describe('loadConfig', () => {
       code: 0,
       output: '9.9.9\n',
     });
+  });
+});
+
+describe('RDS settings', () => {
+  it('requires an address, credentials and a pinned host key to serve the controller', () => {
+    const problems = problemsOf({
+      env: { RDS_CSI_RDS_ADDRESS: '', RDS_CSI_RDS_PASSWORD_FILE: '', RDS_CSI_RDS_HOST_KEY: '' },
+    });
+    expect(problems).toEqual([
+      expect.stringMatching(
+        /^--rds-address \(env RDS_CSI_RDS_ADDRESS\) is required in controller and all modes/,
+      ),
+      expect.stringMatching(/^give --rds-password-file or --rds-private-key-file/),
+      expect.stringMatching(
+        /^pin the RDS host key with --rds-host-key .* or accept any key with --rds-insecure-skip-host-key/,
+      ),
+    ]);
+  });
+
+  it('needs none of them in node mode or quickstart', () => {
+    const none = {
+      RDS_CSI_RDS_ADDRESS: '',
+      RDS_CSI_RDS_PASSWORD_FILE: '',
+      RDS_CSI_RDS_HOST_KEY: '',
+    };
+    expect(run({ argv: ['--mode', 'node'], env: none }).rdsAddress).toBeUndefined();
+    expect(run({ argv: ['--quickstart'], env: none }).quickstart).toBe(true);
+  });
+
+  it('accepts host:port and IPv6 addresses, and defaults the NVMe address to an IP RDS address', () => {
+    const named = run({ argv: ['--rds-address', 'rds.lan:2222'] });
+    expect(named.rdsAddress).toEqual({ host: 'rds.lan', port: 2222 });
+    expect(named.nvmeAddress).toBeUndefined(); // nodes need a literal IP (routeros-cli.md 1)
+    expect(run({ argv: ['--rds-address', '[fd00::3]:22'] }).rdsAddress).toEqual({
+      host: 'fd00::3',
+      port: 22,
+    });
+    expect(run({ argv: ['--nvme-address', '10.42.68.1'] }).nvmeAddress).toBe('10.42.68.1');
+    expect(problemsOf({ argv: ['--rds-address', 'a b'] })[0]).toMatch(
+      /^--rds-address .*"a b" is not accepted/,
+    );
+    expect(problemsOf({ argv: ['--nvme-address', 'rds.lan'] })[0]).toMatch(
+      /^--nvme-address .*expected an IPv4 or IPv6 address/,
+    );
+  });
+
+  it('pins host keys given as known_hosts lines or fingerprints', () => {
+    const line =
+      '[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHi+XSCA3Xg4c+GIp/xbLg14HAM03jFEpOJj76JyGayh';
+    expect(run({ argv: ['--rds-host-key', `${line},${FINGERPRINT}`] }).rdsHostKey).toEqual([
+      'SHA256:vJigGYO9vXAEPk/39lbCsgx2Oo8PWpQ5C53q6ApDmxg',
+      FINGERPRINT,
+    ]);
+    expect(problemsOf({ argv: ['--rds-host-key', 'SHA256:short'] })[0]).toMatch(/^--rds-host-key /);
+  });
+
+  it('refuses a volume path that could inject into a RouterOS command', () => {
+    for (const bad of ['/x.img; /user add', '/storage pool', 'relative/path', '/a/../b', '/a/$b']) {
+      expect(problemsOf({ argv: ['--volume-path', bad] })[0]).toMatch(/^--volume-path /);
+    }
+  });
+});
+
+describe('--emulator-latency', () => {
+  it('takes presets and <base>/<jitter>, only with --quickstart', () => {
+    expect(
+      run({ argv: ['--quickstart', '--emulator-latency', '200ms/50ms'] }).emulatorLatency,
+    ).toEqual({ baseMs: 200, jitterMs: 50 });
+    expect(run({ argv: ['--quickstart', '--emulator-latency', '1s'] }).emulatorLatency).toEqual({
+      baseMs: 1000,
+      jitterMs: 0,
+    });
+    expect(
+      run({ argv: ['--quickstart'], env: { RDS_CSI_EMULATOR_LATENCY: 'realistic' } })
+        .emulatorLatency,
+    ).toBe('realistic');
+    for (const bad of ['fast', '200', '50ms/200ms', '1s/1ms/1ms', '2m']) {
+      expect(problemsOf({ argv: ['--quickstart', '--emulator-latency', bad] })[0]).toMatch(
+        /^--emulator-latency /,
+      );
+    }
+    expect(problemsOf({ argv: ['--emulator-latency', 'realistic'] })[0]).toMatch(
+      /only applies with --quickstart/,
+    );
   });
 });
 

@@ -6,194 +6,17 @@
 // every value; a bad one stops the driver with one line naming the flag, the env var and the
 // accepted form (STYLE.md rule 14). This module reads no globals: argv, env and the file reader
 // are arguments.
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 
 import { Command, CommanderError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
-
 import { InvalidConfigError } from './errors.js';
+import { ENV_PREFIX, OPTIONS, bool, type OptionSpec } from './config-options.js';
+import type { Config } from './config-types.js';
 
-export const DRIVER_MODES = ['controller', 'node', 'all'] as const;
-export type DriverMode = (typeof DRIVER_MODES)[number];
-
-export interface Config {
-  readonly mode: DriverMode;
-  readonly endpoint: string;
-  readonly driverName: string;
-  readonly nodeId: string;
-  readonly maxVolumesPerNode: number;
-  readonly logFormat: 'json' | 'text';
-  readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
-  readonly shutdownTimeoutMs: number;
-  readonly dataDir: string;
-  readonly quickstart: boolean;
-  readonly configFile: string | undefined;
-}
-
-/** What a config value may arrive as: text from argv/env, or a YAML scalar. */
-type Raw = string | number | boolean;
-
-interface OptionSpec {
-  readonly key: keyof Config;
-  /** Commander flag text, e.g. `--mode <mode>`. */
-  readonly flags: string;
-  readonly description: string;
-  /** The accepted form, quoted in error messages. */
-  readonly accepts: string;
-  readonly schema: z.ZodType<unknown>;
-  readonly defaultValue?: Raw;
-  /** Not settable from the YAML file (e.g. the path of the file itself). */
-  readonly cliOnly?: boolean;
-}
-
-const ENV_PREFIX = 'RDS_CSI_';
-
-/** Go-style durations (`30s`, `5m`, `1h30m`, `250ms`), as the Go driver's Helm values use. */
-const DURATION_UNITS_MS: Readonly<Record<string, number>> = {
-  ms: 1,
-  s: 1000,
-  m: 60_000,
-  h: 3_600_000,
-};
-const DURATION_PATTERN = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
-
-export function parseDurationMs(text: string): number {
-  if (!DURATION_PATTERN.test(text)) throw new Error(`not a duration`);
-  let total = 0;
-  for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) {
-    total += Number(amount) * (DURATION_UNITS_MS[unit as string] ?? Number.NaN);
-  }
-  return Math.round(total);
-}
-
-const text = z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string());
-
-function duration(min: number, max: number): z.ZodType<number> {
-  return text.transform((value, ctx) => {
-    let ms: number;
-    try {
-      ms = parseDurationMs(value.trim());
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'not a duration' });
-      return z.NEVER;
-    }
-    if (ms < min || ms > max) ctx.addIssue({ code: 'custom', message: 'out of range' });
-    return ms;
-  });
-}
-
-const bool = z.preprocess((v) => {
-  if (typeof v === 'boolean') return v;
-  if (typeof v === 'string' && /^(true|1|yes)$/i.test(v)) return true;
-  if (typeof v === 'string' && /^(false|0|no)$/i.test(v)) return false;
-  return v;
-}, z.boolean());
-
-// csi-sanity's rule (stricter than the spec's): starts and ends with a letter, at most 63 chars.
-const DRIVER_NAME = /^[a-zA-Z][A-Za-z0-9\-._]{0,61}[a-zA-Z]$/;
-const ENDPOINT =
-  /^(unix:\/\/\/.+|tcp:\/\/(127\.0\.0\.1|localhost|\[::1\]|[0-9.]+|[a-zA-Z0-9.-]+):\d{1,5})$/;
-
-export const OPTIONS: readonly OptionSpec[] = [
-  {
-    key: 'mode',
-    flags: '--mode <mode>',
-    description: 'which CSI services to serve: controller, node, or all (both, one process)',
-    accepts: DRIVER_MODES.join(' | '),
-    schema: z.enum(DRIVER_MODES),
-    defaultValue: 'all',
-  },
-  {
-    key: 'endpoint',
-    flags: '--endpoint <url>',
-    description:
-      'where to serve gRPC: unix:///abs/path.sock (what kubelet and the sidecars use) or tcp://HOST:PORT for debugging',
-    accepts: 'unix:///absolute/path.sock or tcp://127.0.0.1:PORT',
-    schema: text.pipe(z.string().regex(ENDPOINT)),
-    defaultValue: 'unix:///csi/csi.sock',
-  },
-  {
-    key: 'driverName',
-    flags: '--driver-name <name>',
-    description:
-      'CSI driver name; keep the default to adopt volumes of the Go rds-csi driver, which uses the same name',
-    accepts:
-      '2-63 characters of letters, digits, "-", "." and "_", starting and ending with a letter',
-    schema: text.pipe(z.string().regex(DRIVER_NAME)),
-    defaultValue: 'rds.csi.srvlab.io',
-  },
-  {
-    key: 'nodeId',
-    flags: '--node-id <id>',
-    description:
-      "this node's ID as reported by NodeGetInfo; in Kubernetes set it from spec.nodeName (default: the host name)",
-    accepts: 'a non-empty string of at most 256 bytes without whitespace',
-    schema: text.pipe(
-      z
-        .string()
-        .regex(/^\S+$/)
-        .refine((s) => Buffer.byteLength(s) <= 256),
-    ),
-  },
-  {
-    key: 'maxVolumesPerNode',
-    flags: '--max-volumes-per-node <n>',
-    description: 'most volumes the scheduler may place on this node (0: no limit)',
-    accepts: 'an integer from 0 to 4096',
-    schema: z.coerce.number().int().min(0).max(4096),
-    defaultValue: 0,
-  },
-  {
-    key: 'logFormat',
-    flags: '--log-format <format>',
-    description: 'log line format: json (one object per line) or text (for people)',
-    accepts: 'json | text',
-    schema: z.enum(['json', 'text']),
-    defaultValue: 'json',
-  },
-  {
-    key: 'logLevel',
-    flags: '--log-level <level>',
-    description: 'least severe level written; debug adds Probe and capability calls',
-    accepts: 'error | warn | info | debug',
-    schema: z.enum(['error', 'warn', 'info', 'debug']),
-    defaultValue: 'info',
-  },
-  {
-    key: 'shutdownTimeoutMs',
-    flags: '--shutdown-timeout <duration>',
-    description: 'on SIGTERM/SIGINT, how long in-flight RPCs may finish before they are cancelled',
-    accepts: 'a duration from 0s to 10m, e.g. 30s',
-    schema: duration(0, 600_000),
-    defaultValue: '30s',
-  },
-  {
-    key: 'dataDir',
-    flags: '--data-dir <dir>',
-    description: 'directory for local state (quickstart socket and state store)',
-    accepts: 'a directory path',
-    schema: text.pipe(z.string().min(1)),
-    defaultValue: '/var/lib/rds-csi-ts',
-  },
-  {
-    key: 'quickstart',
-    flags: '--quickstart',
-    description:
-      'run locally for a first look: all services, socket and state under --data-dir (default ./.rds-csi), text logs',
-    accepts: 'true | false',
-    schema: bool,
-    defaultValue: false,
-  },
-  {
-    key: 'configFile',
-    flags: '--config <file>',
-    description: 'YAML file of options, keyed by the camelCase names below (flags and env win)',
-    accepts: 'a readable YAML file',
-    schema: z.string().min(1).optional(),
-    cliOnly: true,
-  },
-];
+export { DRIVER_MODES, type Config, type DriverMode } from './config-types.js';
+export { OPTIONS, parseDurationMs } from './config-options.js';
 
 /** `shutdownTimeoutMs` -> `shutdownTimeout`: the YAML key is the flag in camelCase. */
 function yamlKey(spec: OptionSpec): string {
@@ -286,13 +109,46 @@ export function loadConfig(inputs: ConfigInputs): ConfigOutcome {
     if (result.success) config[spec.key] = result.data;
     else problems.push(describeProblem(spec, entry.value, entry.source));
   }
+  if (problems.length === 0) problems.push(...crossCheck(config));
   if (problems.length > 0) throw new InvalidConfigError(problems);
   config['nodeId'] ??= inputs.hostname;
+  config['rdsHostKey'] ??= [];
+  const rds = config['rdsAddress'] as Config['rdsAddress'];
+  if (config['nvmeAddress'] === undefined && rds !== undefined && isIP(rds.host) !== 0)
+    config['nvmeAddress'] = rds.host;
   config['dataDir'] = resolve(inputs.cwd, String(config['dataDir']));
   if (config['quickstart'] === true && raw.get('endpoint')?.source === 'quickstart') {
     config['endpoint'] = `unix://${String(config['dataDir'])}/csi.sock`;
   }
   return { kind: 'run', config: Object.freeze(config) as unknown as Config };
+}
+
+/** Rules between options: what serving the controller needs (quickstart supplies its own RDS). */
+function crossCheck(config: Record<string, unknown>): string[] {
+  if (config['quickstart'] !== true && config['emulatorLatency'] !== 'off') {
+    return [
+      '--emulator-latency (env RDS_CSI_EMULATOR_LATENCY) only applies with --quickstart, which embeds the emulator',
+    ];
+  }
+  if (config['mode'] === 'node' || config['quickstart'] === true) return [];
+  const problems: string[] = [];
+  if (config['rdsAddress'] === undefined) {
+    problems.push(
+      '--rds-address (env RDS_CSI_RDS_ADDRESS) is required in controller and all modes: the RDS management address, e.g. 10.42.241.3',
+    );
+  }
+  if (config['rdsPasswordFile'] === undefined && config['rdsPrivateKeyFile'] === undefined) {
+    problems.push(
+      'give --rds-password-file or --rds-private-key-file (env RDS_CSI_RDS_PASSWORD_FILE / RDS_CSI_RDS_PRIVATE_KEY_FILE): the driver must log in to the RDS',
+    );
+  }
+  const pinned = config['rdsHostKey'] as readonly string[] | undefined;
+  if ((pinned === undefined || pinned.length === 0) && config['rdsInsecureSkipHostKey'] !== true) {
+    problems.push(
+      'pin the RDS host key with --rds-host-key (a known_hosts line, e.g. from ssh-keyscan, or its SHA256 fingerprint), or accept any key with --rds-insecure-skip-host-key',
+    );
+  }
+  return problems;
 }
 
 type RawValues = Map<keyof Config, { value: unknown; source: string }>;

@@ -1,0 +1,39 @@
+// config-types.ts: the shape of the driver's configuration (values parsed, units applied).
+export const DRIVER_MODES = ['controller', 'node', 'all'] as const;
+export type DriverMode = (typeof DRIVER_MODES)[number];
+
+export interface Config {
+  readonly mode: DriverMode;
+  readonly endpoint: string;
+  readonly driverName: string;
+  readonly nodeId: string;
+  readonly maxVolumesPerNode: number;
+  readonly logFormat: 'json' | 'text';
+  readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
+  readonly shutdownTimeoutMs: number;
+  readonly dataDir: string;
+  readonly quickstart: boolean;
+  /** The quickstart emulator's per-command latency. */
+  readonly emulatorLatency: EmulatorLatency;
+  readonly configFile: string | undefined;
+  /** SSH address of the RDS management interface. */
+  readonly rdsAddress: { readonly host: string; readonly port: number } | undefined;
+  readonly rdsUser: string;
+  readonly rdsPasswordFile: string | undefined;
+  readonly rdsPrivateKeyFile: string | undefined;
+  readonly rdsPrivateKeyPassphraseFile: string | undefined;
+  /** Pinned host key fingerprints (`SHA256:...`). */
+  readonly rdsHostKey: readonly string[];
+  readonly rdsInsecureSkipHostKey: boolean;
+  readonly rdsMaxSessions: number;
+  readonly rdsCommandTimeoutMs: number;
+  readonly rdsConnectTimeoutMs: number;
+  /** Default StorageClass volumePath. */
+  readonly volumePath: string;
+  /** NVMe/TCP address nodes connect to, when a StorageClass gives none. */
+  readonly nvmeAddress: string | undefined;
+  readonly nvmePort: number;
+}
+
+export type EmulatorLatency =
+  'off' | 'realistic' | { readonly baseMs: number; readonly jitterMs: number };
