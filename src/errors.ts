@@ -13,6 +13,7 @@ export const ERROR_CODES = [
   'ALREADY_EXISTS',
   'ATTACHMENT_CONFLICT',
   'VOLUME_BUSY',
+  'INVALID_LIST_TOKEN',
   'FAILED_PRECONDITION',
   'RESOURCE_EXHAUSTED',
   'OUT_OF_RANGE',
@@ -88,6 +89,11 @@ export class VolumeBusyError extends DriverError {
   readonly code = 'VOLUME_BUSY';
 }
 
+/** A ListVolumes/ListSnapshots starting_token this driver did not issue (CSI: ABORTED). */
+export class InvalidListTokenError extends DriverError {
+  readonly code = 'INVALID_LIST_TOKEN';
+}
+
 /** The system is not in a state where the request can run (CSI FAILED_PRECONDITION). */
 export class FailedPreconditionError extends DriverError {
   readonly code = 'FAILED_PRECONDITION';
@@ -159,4 +165,12 @@ export class InternalError extends DriverError {
 export function describeError(error: unknown): string {
   if (error instanceof Error) return `${error.name}: ${error.message}`;
   return `non-error thrown: ${String(error)}`;
+}
+
+/** The error an aborted signal carries, as an Error (an AbortSignal's reason may be anything). */
+export function abortReason(signal: AbortSignal): Error {
+  const reason: unknown = signal.reason;
+  return reason instanceof Error
+    ? reason
+    : new OperationCancelledError('the operation was cancelled');
 }

@@ -46,6 +46,13 @@ export interface ComponentHealth {
   readonly since: number;
 }
 
+/** How a component reports its health as it observes changes (never polled). */
+export interface HealthReporter {
+  healthy(): void;
+  /** `reason` is shown to operators: say what is wrong and what the driver is doing about it. */
+  unhealthy(reason: string): void;
+}
+
 /**
  * Cached readiness of the driver's dependencies. Reading it never performs I/O: a CSI Probe or
  * an HTTP health check must not open an SSH session (field-lessons #7; issue 3).
@@ -53,4 +60,95 @@ export interface ComponentHealth {
 export interface HealthSource {
   /** Current status of every registered component; ready when all are healthy. */
   snapshot(): { readonly ready: boolean; readonly components: readonly ComponentHealth[] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The RDS, as the controller sees it (implemented over SSH in src/rds/)
+// ---------------------------------------------------------------------------------------------
+
+/** A disk as the device reports it; sizes are exact bytes read from `size=`. */
+export interface RdsDisk {
+  readonly slot: string;
+  /** `file`, `partition`, ... */
+  readonly type: string;
+  /** Device path with a leading slash; undefined unless type is file. */
+  readonly filePath: string | undefined;
+  readonly sizeBytes: number;
+  readonly nvmeExport: { readonly port: number; readonly nqn: string } | undefined;
+  readonly comment: string;
+}
+
+export interface RdsPool {
+  readonly mountPoint: string;
+  readonly totalBytes: number;
+  readonly freeBytes: number;
+}
+
+export interface RdsFile {
+  /** Device path with a leading slash (normalised: /file print omits it). */
+  readonly path: string;
+  readonly isDirectory: boolean;
+  /** Rounded as printed (`10.0GiB`): never use for exact sizes. */
+  readonly approxSizeBytes: number | undefined;
+}
+
+export interface CreateDiskSpec {
+  readonly slot: string;
+  readonly filePath: string;
+  /** Whole MiB. Omit for a snapshot, which takes its source's size. */
+  readonly sizeBytes?: number;
+  /** Populate from this disk's content (snapshot, restore, clone). */
+  readonly copyFromSlot?: string;
+  readonly nvmeExport?: { readonly port: number; readonly nqn: string };
+  readonly comment: string;
+}
+
+/** Options every RDS call takes: every wait is bounded (STYLE.md rule 15). */
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The storage operations of one RDS. Errors: RdsUnavailableError (no connection; retry),
+ * OperationTimeoutError (abandoned; outcome read back where it matters), ResourceExhaustedError
+ * (pool full), NotFoundError, InvalidInputError (a value outside the allow-lists; nothing sent),
+ * RdsCommandError (the device said no, with its text), RdsParseError (unexpected output).
+ */
+export interface RdsBackend {
+  /** The disk with this slot, or undefined. */
+  getDisk(slot: string, options?: CallOptions): Promise<RdsDisk | undefined>;
+  /** Disks whose slot starts with `prefix`, in device order. */
+  listDisks(prefix: string, options?: CallOptions): Promise<RdsDisk[]>;
+  /**
+   * Creates a disk and returns it as read back. If the connection drops mid-way, the device is
+   * read before anything is decided: an existing disk that matches the spec is returned.
+   */
+  createDisk(spec: CreateDiskSpec, options?: CallOptions): Promise<RdsDisk>;
+  /** Grows a disk to `sizeBytes` (whole MiB) and returns it as read back. */
+  resizeDisk(slot: string, sizeBytes: number, options?: CallOptions): Promise<RdsDisk>;
+  /** Removes the disk, then its backing file. Safe to repeat: a missing disk or file is success. */
+  removeDisk(slot: string, options?: CallOptions): Promise<void>;
+  /** Files under a directory (recursively), paths with a leading slash. */
+  listFiles(directory: string, options?: CallOptions): Promise<RdsFile[]>;
+  /** The pool mounted at `mountPoint`; NotFoundError when there is none. */
+  getPool(mountPoint: string, options?: CallOptions): Promise<RdsPool>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The node's host (implemented in src/node/)
+// ---------------------------------------------------------------------------------------------
+
+/** One line of /proc/self/mountinfo. */
+export interface MountEntry {
+  readonly mountPoint: string;
+  /** Device or source as the kernel reports it (e.g. /dev/nvme0n1, /dev/loop3, tmpfs). */
+  readonly source: string;
+  readonly fsType: string;
+  readonly options: readonly string[];
+}
+
+/** Reads the kernel's mount table: node state comes from the kernel, not from files (field-lessons #19). */
+export interface MountTable {
+  /** Every mount whose mount point is exactly `path` (stacked mounts included, oldest first). */
+  mountsAt(path: string, options?: CallOptions): Promise<MountEntry[]>;
 }

@@ -17,6 +17,8 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, Status>> = {
   ATTACHMENT_CONFLICT: Status.FAILED_PRECONDITION,
   // CSI: an operation is already pending for the volume -> ABORTED; the CO retries.
   VOLUME_BUSY: Status.ABORTED,
+  // CSI: an invalid starting_token -> ABORTED (the CO restarts the listing).
+  INVALID_LIST_TOKEN: Status.ABORTED,
   FAILED_PRECONDITION: Status.FAILED_PRECONDITION,
   RESOURCE_EXHAUSTED: Status.RESOURCE_EXHAUSTED,
   OUT_OF_RANGE: Status.OUT_OF_RANGE,

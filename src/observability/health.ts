@@ -3,13 +3,7 @@
 // Components (the RDS connection, Kubernetes informers, leadership) report changes as they
 // observe them; readers (CSI Probe, /readyz) only read. So a probe never does I/O and never opens
 // an SSH session (field-lessons #7; issue 3).
-import type { Clock, ComponentHealth, HealthSource } from '../ports.js';
-
-export interface HealthReporter {
-  healthy(): void;
-  /** `reason` is shown to operators: say what is wrong and what the driver is doing about it. */
-  unhealthy(reason: string): void;
-}
+import type { Clock, ComponentHealth, HealthReporter, HealthSource } from '../ports.js';
 
 export class HealthRegistry implements HealthSource {
   private readonly components = new Map<string, ComponentHealth>();

@@ -1,0 +1,254 @@
+// rds-client.ts: the RdsBackend port over SSH: typed commands in, parsed records out, device
+// errors mapped, and mutations that read the device back before deciding anything.
+//
+// Mutation safety (issue 5; field-lessons #20): mutations of one slot run one at a time; when a
+// connection drops or a command times out during add/set/remove, the outcome is unknown, so the
+// device is read and the answer follows what it shows: never a duplicated, lost or leaked disk.
+import {
+  AlreadyExistsError,
+  NotFoundError,
+  OperationTimeoutError,
+  RdsCommandError,
+  RdsUnavailableError,
+} from '../errors.js';
+import type {
+  CallOptions,
+  CreateDiskSpec,
+  Logger,
+  RdsBackend,
+  RdsDisk,
+  RdsFile,
+  RdsPool,
+} from '../ports.js';
+import * as commands from './commands/disk-commands.js';
+import { renderCommand, type RouterOsCommand } from './commands/render.js';
+import * as values from './commands/values.js';
+import { checkAnswer, type ShellResult } from './device-answer.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { parseDiskPrintDetail, parsePoolPrintDetail } from './parsers/disk-parser.js';
+import { parseFilePrintDetail } from './parsers/file-parser.js';
+
+/** What the client needs from a shell: one command line in, the device's answer out. */
+export interface CommandShell {
+  run(commandLine: string, options?: { signal?: AbortSignal }): Promise<ShellResult>;
+}
+
+function outcomeUnknown(error: unknown): boolean {
+  return error instanceof RdsUnavailableError || error instanceof OperationTimeoutError;
+}
+
+export class RdsClient implements RdsBackend {
+  private readonly mutations = new KeyedQueue();
+
+  constructor(private readonly deps: { shell: CommandShell; log: Logger }) {}
+
+  private async send(
+    command: RouterOsCommand,
+    what: string,
+    options: CallOptions,
+  ): Promise<string> {
+    const line = renderCommand(command);
+    const result = await this.deps.shell.run(
+      line,
+      options.signal ? { signal: options.signal } : {},
+    );
+    return checkAnswer(result, what);
+  }
+
+  async getDisk(slot: string, options: CallOptions = {}): Promise<RdsDisk | undefined> {
+    const output = await this.send(
+      commands.getDisk(values.slotName(slot)),
+      `reading disk ${slot}`,
+      options,
+    );
+    const disks = parseDiskPrintDetail(output).filter((d) => d.slot === slot);
+    if (disks.length > 1)
+      throw new RdsCommandError(`RDS lists slot ${slot} ${disks.length} times`, 'duplicate slot');
+    return disks[0];
+  }
+
+  async listDisks(prefix: string, options: CallOptions = {}): Promise<RdsDisk[]> {
+    const output = await this.send(
+      commands.listDisks(values.slotName(prefix)),
+      `listing ${prefix}* disks`,
+      options,
+    );
+    return parseDiskPrintDetail(output).filter((d) => d.slot.startsWith(prefix));
+  }
+
+  async getPool(mountPoint: string, options: CallOptions = {}): Promise<RdsPool> {
+    const output = await this.send(
+      commands.getPool(values.mountPoint(mountPoint)),
+      `reading pool ${mountPoint}`,
+      options,
+    );
+    const pool = parsePoolPrintDetail(output);
+    if (pool === undefined) {
+      throw new NotFoundError(
+        `the RDS has no storage pool mounted at "${mountPoint}"; the first component of volumePath must name one`,
+      );
+    }
+    return pool;
+  }
+
+  async listFiles(directory: string, options: CallOptions = {}): Promise<RdsFile[]> {
+    const name = values.fileName(directory);
+    const output = await this.send(
+      commands.listFiles(name),
+      `listing files in ${directory}`,
+      options,
+    );
+    return parseFilePrintDetail(output).filter(
+      (f) => f.path === directory || f.path.startsWith(`${directory}/`),
+    );
+  }
+
+  createDisk(spec: CreateDiskSpec, options: CallOptions = {}): Promise<RdsDisk> {
+    const command = commands.addDisk({
+      slot: values.slotName(spec.slot),
+      filePath: values.diskFilePath(spec.filePath),
+      ...(spec.sizeBytes !== undefined ? { size: values.byteCount(spec.sizeBytes) } : {}),
+      ...(spec.copyFromSlot !== undefined ? { copyFrom: values.slotName(spec.copyFromSlot) } : {}),
+      ...(spec.nvmeExport !== undefined
+        ? {
+            export: {
+              port: values.tcpPort(spec.nvmeExport.port),
+              nqn: values.nqn(spec.nvmeExport.nqn),
+            },
+          }
+        : {}),
+      comment: values.commentText(spec.comment),
+    });
+    return this.mutations.run(spec.slot, async () => {
+      const existing = await this.getDisk(spec.slot, options);
+      if (existing !== undefined) return this.sameAsSpec(existing, spec);
+      try {
+        await this.send(command, `creating disk ${spec.slot}`, options);
+      } catch (error) {
+        if (!outcomeUnknown(error)) throw error;
+        return this.afterUnknownCreate(spec, error as Error, options);
+      }
+      const created = await this.getDisk(spec.slot, options);
+      if (created === undefined)
+        throw new RdsCommandError(
+          `RDS accepted disk ${spec.slot} but does not list it`,
+          'missing after add',
+        );
+      return this.sameAsSpec(created, spec);
+    });
+  }
+
+  /** A disk already there is the answer only if it is the one asked for. */
+  private sameAsSpec(disk: RdsDisk, spec: CreateDiskSpec): RdsDisk {
+    const sizeOk = spec.sizeBytes === undefined || disk.sizeBytes === spec.sizeBytes;
+    const exportOk =
+      spec.nvmeExport === undefined ? true : disk.nvmeExport?.nqn === spec.nvmeExport.nqn;
+    if (disk.filePath !== spec.filePath || !sizeOk || !exportOk) {
+      throw new AlreadyExistsError(
+        `RDS disk ${disk.slot} already exists with file ${disk.filePath ?? '-'} and ${disk.sizeBytes} bytes, ` +
+          `not ${spec.filePath} and ${spec.sizeBytes ?? 'its source size'}`,
+      );
+    }
+    return disk;
+  }
+
+  /** The connection dropped while `/disk add` ran: look before deciding (field-lessons #20). */
+  private async afterUnknownCreate(
+    spec: CreateDiskSpec,
+    error: Error,
+    options: CallOptions,
+  ): Promise<RdsDisk> {
+    this.deps.log.warn('disk create outcome unknown; reading the RDS back', {
+      slot: spec.slot,
+      error: error.message,
+    });
+    const disk = await this.getDisk(spec.slot, options);
+    if (disk !== undefined) return this.sameAsSpec(disk, spec);
+    // No disk: a file the interrupted add left at this volume's own path would leak; remove it.
+    const directory = spec.filePath.slice(0, spec.filePath.lastIndexOf('/'));
+    const files = await this.listFiles(directory, options);
+    if (files.some((f) => f.path === spec.filePath)) {
+      this.deps.log.warn('removing the file an interrupted create left behind', {
+        slot: spec.slot,
+        path: spec.filePath,
+      });
+      await this.send(
+        commands.removeFile(values.fileName(spec.filePath)),
+        `removing ${spec.filePath}`,
+        options,
+      );
+    }
+    throw new RdsUnavailableError(
+      `creating disk ${spec.slot} was interrupted (${error.message}); nothing was created, retry`,
+      {
+        cause: error,
+      },
+    );
+  }
+
+  resizeDisk(slot: string, sizeBytes: number, options: CallOptions = {}): Promise<RdsDisk> {
+    const command = commands.resizeDisk(values.slotName(slot), values.byteCount(sizeBytes));
+    return this.mutations.run(slot, async () => {
+      const before = await this.getDisk(slot, options);
+      if (before === undefined) throw new NotFoundError(`RDS disk ${slot} does not exist`);
+      if (before.sizeBytes >= sizeBytes) return before;
+      try {
+        await this.send(command, `resizing disk ${slot}`, options);
+      } catch (error) {
+        if (!outcomeUnknown(error)) throw error;
+        this.deps.log.warn('disk resize outcome unknown; reading the RDS back', {
+          slot,
+          error: (error as Error).message,
+        });
+      }
+      const after = await this.getDisk(slot, options);
+      if (after?.sizeBytes !== sizeBytes) {
+        throw new RdsUnavailableError(
+          `RDS disk ${slot} has ${after?.sizeBytes ?? 'no'} bytes after resizing to ${sizeBytes}; retry`,
+        );
+      }
+      return after;
+    });
+  }
+
+  removeDisk(slot: string, options: CallOptions = {}): Promise<void> {
+    const checked = values.slotName(slot);
+    return this.mutations.run(slot, async () => {
+      const disk = await this.getDisk(slot, options);
+      if (disk !== undefined) {
+        try {
+          await this.send(commands.removeDisk(checked), `removing disk ${slot}`, options);
+        } catch (error) {
+          if (error instanceof NotFoundError) {
+            // Gone already: the goal state.
+          } else if (!outcomeUnknown(error) || (await this.getDisk(slot, options)) !== undefined) {
+            throw error;
+          }
+        }
+      }
+      // The backing file goes too. When an earlier attempt removed only the disk, its path is no
+      // longer listed: find `<slot>.img` by exact name (the slot is this volume's unique ID).
+      const paths =
+        disk?.filePath !== undefined
+          ? [disk.filePath]
+          : await this.orphanImagesOf(checked, options);
+      for (const path of paths) await this.removeFileIfPresent(path, options);
+    });
+  }
+
+  private async orphanImagesOf(slot: values.SlotName, options: CallOptions): Promise<string[]> {
+    const name = values.imageFileName(slot);
+    const output = await this.send(commands.findFilesNamed(name), `looking for ${name}`, options);
+    return parseFilePrintDetail(output)
+      .filter((f) => !f.isDirectory && f.path.endsWith(`/${name}`))
+      .map((f) => f.path);
+  }
+
+  private async removeFileIfPresent(path: string, options: CallOptions): Promise<void> {
+    try {
+      await this.send(commands.removeFile(values.fileName(path)), `removing file ${path}`, options);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error;
+    }
+  }
+}
