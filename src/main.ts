@@ -1,22 +1,25 @@
 // main.ts: the composition root. Parses the config, builds every adapter, serves gRPC, and owns
 // the process lifecycle (signals, drain, exit codes). The only importer of concrete adapters.
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 
 import { loadConfig, type Config } from './config.js';
 import { createControllerService } from './csi/controller-service.js';
 import { createIdentityService } from './csi/identity-service.js';
 import { createNodeService } from './csi/node-service.js';
+import { OperationLocks } from './csi/operation-locks.js';
 import { InflightCalls } from './csi/rpc-handler.js';
 import { CsiServer, type CsiServices, type ShutdownResult } from './csi/server.js';
 import { InvalidConfigError, describeError } from './errors.js';
+import { ProcMountTable } from './node/mountinfo.js';
 import { HealthRegistry } from './observability/health.js';
 import { createLogger } from './observability/logger.js';
 import type { Clock, Logger } from './ports.js';
-import { startEmulator, type Emulator } from './rds/emulator/emulator.js';
+import { quickstartBanner, startQuickstartRds, type QuickstartRds } from './quickstart.js';
+import { RdsClient } from './rds/rds-client.js';
+import { SshShell } from './rds/ssh-shell.js';
+import { rdsSettingsFromConfig, type RdsSettings } from './rds-settings.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure or forced stop, 2 bad configuration. */
 export const EXIT = { ok: 0, failure: 1, badConfig: 2 } as const;
@@ -46,6 +49,37 @@ export interface DriverDeps {
   readonly log: Logger;
   readonly clock: Clock;
   readonly version: string;
+  /** How to reach the RDS; required when the controller is served. */
+  readonly rds?: RdsSettings;
+}
+
+/** The controller's RDS: one SSH connection (started now, so health is known) and the client. */
+function connectRds(
+  config: Config,
+  settings: RdsSettings,
+  deps: DriverDeps,
+  health: HealthRegistry,
+): { rds: RdsClient; shell: SshShell } {
+  const log = deps.log.child({ component: 'rds' });
+  const shell = new SshShell({
+    host: settings.host,
+    port: settings.port,
+    username: settings.username,
+    ...(settings.password !== undefined ? { password: settings.password } : {}),
+    ...(settings.privateKey !== undefined ? { privateKey: settings.privateKey } : {}),
+    ...(settings.passphrase !== undefined ? { passphrase: settings.passphrase } : {}),
+    hostKey: settings.hostKey,
+    maxSessions: config.rdsMaxSessions,
+    commandTimeoutMs: config.rdsCommandTimeoutMs,
+    connectTimeoutMs: config.rdsConnectTimeoutMs,
+    keepaliveIntervalMs: 15_000,
+    backoff: { initialMs: 500, maxMs: 30_000 },
+    clock: deps.clock,
+    log,
+    health: health.register('rds', `not connected to ${settings.host}:${settings.port} yet`),
+  });
+  shell.start();
+  return { rds: new RdsClient({ shell, log }), shell };
 }
 
 /** Builds and starts the driver for `config`. Throws if the endpoint cannot be served. */
@@ -56,6 +90,14 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
   const rpc = { log: log.child({ component: 'csi' }), clock, inflight };
   const servesController = config.mode !== 'node';
   const servesNode = config.mode !== 'controller';
+  let backend: { rds: RdsClient; shell: SshShell } | undefined;
+  if (servesController) {
+    if (deps.rds === undefined)
+      throw new InvalidConfigError([
+        'the controller needs RDS settings (--rds-address and credentials)',
+      ]);
+    backend = connectRds(config, deps.rds, deps, health);
+  }
   const services: CsiServices = {
     identity: createIdentityService({
       ...rpc,
@@ -64,7 +106,21 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       servesController,
       health,
     }),
-    ...(servesController ? { controller: createControllerService({ ...rpc, version }) } : {}),
+    ...(backend !== undefined
+      ? {
+          controller: createControllerService({
+            ...rpc,
+            version,
+            rds: backend.rds,
+            locks: new OperationLocks(clock),
+            defaults: {
+              volumePath: config.volumePath,
+              nvmeAddress: deps.rds?.nvmeAddress,
+              nvmePort: config.nvmePort,
+            },
+          }),
+        }
+      : {}),
     ...(servesNode
       ? {
           node: createNodeService({
@@ -72,6 +128,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
             version,
             nodeId: config.nodeId,
             maxVolumesPerNode: config.maxVolumesPerNode,
+            mounts: new ProcMountTable(),
           }),
         }
       : {}),
@@ -83,8 +140,22 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
     log: rpc.log,
     clock,
   });
-  const address = await server.start();
-  return { address, health, stop: () => server.shutdown(config.shutdownTimeoutMs) };
+  let address: string;
+  try {
+    address = await server.start();
+  } catch (error) {
+    backend?.shell.close();
+    throw error;
+  }
+  return {
+    address,
+    health,
+    stop: async () => {
+      const result = await server.shutdown(config.shutdownTimeoutMs);
+      backend?.shell.close();
+      return result;
+    },
+  };
 }
 
 export interface ProcessIo {
@@ -140,8 +211,21 @@ export async function main(io: ProcessIo): Promise<number> {
   let driver: Driver;
   let rds: QuickstartRds | undefined;
   try {
-    if (config.quickstart) rds = await startQuickstartRds(config.dataDir, log);
-    driver = await startDriver(config, { log: logging.logger, clock: systemClock, version });
+    if (config.quickstart)
+      rds = await startQuickstartRds(config.dataDir, config.emulatorLatency, log);
+    const settings =
+      rds?.settings ??
+      rdsSettingsFromConfig(
+        config,
+        (path) => readFileSync(path, 'utf8'),
+        (secret) => logging.redactor.addSecretValue(secret),
+      );
+    driver = await startDriver(config, {
+      log: logging.logger,
+      clock: systemClock,
+      version,
+      ...(settings !== undefined ? { rds: settings } : {}),
+    });
   } catch (error) {
     log.error('cannot start', { error: describeError(error) });
     await rds?.emulator.stop();
@@ -158,31 +242,6 @@ export async function main(io: ProcessIo): Promise<number> {
     },
   };
   return runUntilSignal(io, stopAll, log, () => logging.close());
-}
-
-interface QuickstartRds {
-  readonly emulator: Emulator;
-  readonly password: string;
-}
-
-/**
- * The quickstart's RDS: the RouterOS emulator, embedded, with its state, host key and disk files
- * under `<data-dir>/rds-emulator` and a password generated once and kept beside them.
- */
-async function startQuickstartRds(dataDir: string, log: Logger): Promise<QuickstartRds> {
-  const dir = join(dataDir, 'rds-emulator');
-  mkdirSync(dir, { recursive: true });
-  const passwordFile = join(dir, 'admin-password');
-  if (!existsSync(passwordFile))
-    writeFileSync(passwordFile, `${randomBytes(12).toString('hex')}\n`, { mode: 0o600 });
-  const password = readFileSync(passwordFile, 'utf8').trim();
-  const emulator = await startEmulator({ dataDir: dir, password });
-  log.info('RouterOS emulator started', {
-    address: `${emulator.host}:${emulator.port}`,
-    hostKey: emulator.hostKeyFingerprint,
-    dataDir: dir,
-  });
-  return { emulator, password };
 }
 
 /**
@@ -220,31 +279,4 @@ export function runUntilSignal(
     io.onSignal('SIGTERM', () => onSignal('SIGTERM'));
     io.onSignal('SIGINT', () => onSignal('SIGINT'));
   });
-}
-
-function quickstartBanner(
-  config: Config,
-  address: string,
-  version: string,
-  rds: QuickstartRds,
-): string {
-  const services = config.mode === 'all' ? 'Identity, Controller and Node' : config.mode;
-  const { emulator } = rds;
-  return [
-    '',
-    `rds-csi-ts ${version} quickstart: serving ${services} on ${address}`,
-    `  state directory: ${config.dataDir}`,
-    `  RDS: the RouterOS emulator on ${emulator.host}:${emulator.port} (user ${emulator.user}, host key ${emulator.hostKeyFingerprint})`,
-    '',
-    'Try next:',
-    `  ssh -p ${emulator.port} ${emulator.user}@${emulator.host} '/disk print detail'`,
-    `        poke the RDS stand-in (password: ${rds.password}); try /file print detail, /system resource print`,
-    `  .tools/bin/csi-sanity --csi.endpoint=${address} --ginkgo.focus='Identity Service'`,
-    '        run the CSI conformance suite against this driver (npm test installs csi-sanity)',
-    '  npm test        run every test suite',
-    '  Ctrl-C          stop: in-flight calls drain, the socket is removed',
-    '',
-    'This version serves Identity and node information; volume operations answer UNIMPLEMENTED.',
-    '',
-  ].join('\n');
 }

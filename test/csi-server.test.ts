@@ -6,32 +6,31 @@ import { existsSync, lstatSync, writeFileSync } from 'node:fs';
 import { status as Status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { loadConfig, type Config } from '../src/config.js';
+import type { Config } from '../src/config.js';
+import { CONTROLLER_CAPABILITIES } from '../src/csi/controller-service.js';
 import { startDriver, systemClock, packageVersion, type Driver } from '../src/main.js';
 import { csiClients, grpcError, type CsiClients } from './helpers/csi-client.js';
+import { driverFixture, testConfig, type DriverFixture } from './helpers/driver-fixture.js';
 import { captureLog, type CapturedLog } from './helpers/log-capture.js';
 import { tempDir, type TempDir } from './helpers/temp-dir.js';
 import { waitFor } from './helpers/wait-for.js';
 
-function configFor(argv: string[]): Config {
-  const outcome = loadConfig({
-    argv,
-    env: {},
-    readFile: () => '',
-    hostname: 'test-node',
-    cwd: '/',
-    version: 'test',
-  });
-  if (outcome.kind !== 'run') throw new Error('expected config');
-  return outcome.config;
-}
+/** Node mode needs no RDS: the socket tests use it. */
+const configFor = (argv: string[]): Config => testConfig(['--mode', 'node', ...argv]);
 
 let dir: TempDir;
 let driver: Driver | undefined;
 let clients: CsiClients | undefined;
+let fixture: DriverFixture | undefined;
 let log: CapturedLog;
 
+/** The driver with its RDS (an emulator) when it serves the controller; alone in node mode. */
 async function start(...argv: string[]): Promise<{ driver: Driver; clients: CsiClients }> {
+  if (!argv.join(' ').includes('--mode node')) {
+    fixture = await driverFixture(argv);
+    ({ driver, clients, log, dir } = fixture);
+    return { driver, clients };
+  }
   dir = tempDir();
   log = captureLog();
   driver = await startDriver(configFor(['--endpoint', `unix://${dir.path}/csi.sock`, ...argv]), {
@@ -43,12 +42,28 @@ async function start(...argv: string[]): Promise<{ driver: Driver; clients: CsiC
   return { driver, clients };
 }
 
+async function stopFirst(): Promise<void> {
+  if (fixture !== undefined) {
+    await fixture.stop();
+  } else {
+    clients?.close();
+    await driver?.stop();
+    dir.remove();
+  }
+  fixture = undefined;
+}
+
 afterEach(async () => {
-  clients?.close();
+  if (fixture !== undefined) {
+    await fixture.stop();
+  } else {
+    clients?.close();
+    await driver?.stop();
+    dir.remove();
+  }
+  fixture = undefined;
   clients = undefined;
-  await driver?.stop();
   driver = undefined;
-  dir.remove();
 });
 
 describe('Identity service', () => {
@@ -73,9 +88,7 @@ describe('Identity service', () => {
     expect(await all.clients.identity.GetPluginCapabilities({})).toEqual({
       capabilities: [{ service: { type: 'CONTROLLER_SERVICE' }, type: 'service' }],
     });
-    all.clients.close();
-    await all.driver.stop();
-    dir.remove();
+    await stopFirst();
     const node = await start('--mode', 'node');
     expect(await node.clients.identity.GetPluginCapabilities({})).toEqual({
       capabilities: [],
@@ -84,24 +97,47 @@ describe('Identity service', () => {
 
   it('reports readiness from the health source without doing I/O', async () => {
     const { driver, clients } = await start();
-    expect(await clients.identity.Probe({})).toEqual({ ready: { value: true } });
-    const rds = driver.health.register('rds', 'not connected yet');
+    // Ready once the RDS connection is up.
+    await waitFor(async () => (await clients.identity.Probe({})).ready?.value === true, {
+      what: 'RDS connected',
+    });
+    const sshSessions = fixture!.rds.emulator.commands.list().length;
+    const other = driver.health.register('kubernetes', 'informers not synced');
     expect(await clients.identity.Probe({})).toEqual({ ready: { value: false } });
-    rds.healthy();
+    other.healthy();
     expect(await clients.identity.Probe({})).toEqual({ ready: { value: true } });
+    // Probing sent nothing to the RDS.
+    expect(fixture!.rds.emulator.commands.list()).toHaveLength(sshSessions);
+  });
+
+  it('turns unready when the RDS is unreachable and ready again when it is back', async () => {
+    const { clients } = await start();
+    await waitFor(async () => (await clients.identity.Probe({})).ready?.value === true);
+    fixture!.rds.emulator.faults.refuseConnections = true;
+    fixture!.rds.emulator.dropConnections();
+    await waitFor(async () => (await clients.identity.Probe({})).ready?.value === false, {
+      what: 'unready',
+    });
+    fixture!.rds.emulator.faults.refuseConnections = false;
+    await waitFor(async () => (await clients.identity.Probe({})).ready?.value === true, {
+      what: 'ready again',
+      timeoutMs: 10_000,
+    });
   });
 });
 
 describe('services by mode', () => {
-  it('answers UNIMPLEMENTED for volume RPCs not built yet, and advertises no controller capability', async () => {
+  it('answers UNIMPLEMENTED for RPCs not built yet, and advertises only what works', async () => {
     const { clients } = await start('--mode', 'all');
     expect(await clients.controller.ControllerGetCapabilities({})).toEqual({
-      capabilities: [],
+      capabilities: CONTROLLER_CAPABILITIES.map((type) => ({ rpc: { type }, type: 'rpc' })),
     });
-    const error = await grpcError(clients.controller.CreateVolume({ name: 'v1' }));
+    const error = await grpcError(
+      clients.controller.ControllerPublishVolume({ volumeId: 'pvc-1', nodeId: 'n' }),
+    );
     expect(error.code).toBe(Status.UNIMPLEMENTED);
     expect(error.details).toMatch(
-      /^CreateVolume is not implemented by rds-csi-ts .*no capability that needs it is advertised/,
+      /^ControllerPublishVolume is not implemented by rds-csi-ts .*no capability that needs it is advertised/,
     );
     const stage = await grpcError(clients.node.NodeStageVolume({ volumeId: 'pvc-1' }));
     expect(stage.code).toBe(Status.UNIMPLEMENTED);
@@ -123,9 +159,7 @@ describe('services by mode', () => {
     });
     const error = await grpcError(node.clients.controller.ControllerGetCapabilities({}));
     expect(error.code).toBe(Status.UNIMPLEMENTED);
-    node.clients.close();
-    await node.driver.stop();
-    dir.remove();
+    await stopFirst();
     const controller = await start('--mode', 'controller');
     const nodeError = await grpcError(controller.clients.node.NodeGetInfo({}));
     expect(nodeError.code).toBe(Status.UNIMPLEMENTED);
@@ -136,27 +170,32 @@ describe('RPC log line', () => {
   it('writes one line per RPC with request id, method, ids, duration and code', async () => {
     const { clients } = await start();
     await grpcError(
-      clients.controller.DeleteVolume({
+      clients.controller.ControllerPublishVolume({
         volumeId: 'pvc-42',
+        nodeId: 'worker-1',
         secrets: { password: 'do-not-log-me' },
       }),
     );
-    const line = await waitFor(() => log.lines().find((l) => l['method'] === 'DeleteVolume'), {
-      what: 'the DeleteVolume log line',
-    });
+    const line = await waitFor(
+      () => log.lines().find((l) => l['method'] === 'ControllerPublishVolume'),
+      {
+        what: 'the ControllerPublishVolume log line',
+      },
+    );
     expect(line).toMatchObject({
       level: 'warn',
       message: 'rpc failed',
       component: 'csi',
-      method: 'DeleteVolume',
+      method: 'ControllerPublishVolume',
       volumeId: 'pvc-42',
+      nodeId: 'worker-1',
       grpcCode: 'UNIMPLEMENTED',
       authority: 'localhost',
     });
     expect(line['requestId']).toMatch(/^[0-9a-f-]{36}$/);
     expect(typeof line['durationMs']).toBe('number');
     expect(log.text()).not.toContain('do-not-log-me');
-    expect(log.lines().filter((l) => l['method'] === 'DeleteVolume')).toHaveLength(1);
+    expect(log.lines().filter((l) => l['method'] === 'ControllerPublishVolume')).toHaveLength(1);
   });
 
   it('logs Probe at debug only', async () => {
@@ -208,8 +247,10 @@ describe('socket hygiene', () => {
     await expect(second).rejects.toThrow(
       /another process is already serving .*csi\.sock; stop it first/,
     );
-    // The first driver is untouched.
-    expect(await first.clients.identity.Probe({})).toEqual({ ready: { value: true } });
+    // The first driver is untouched and still serving.
+    expect(await first.clients.identity.GetPluginInfo({})).toMatchObject({
+      name: 'rds.csi.srvlab.io',
+    });
   });
 
   it('never replaces a path that is not a socket', async () => {

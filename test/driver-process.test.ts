@@ -119,9 +119,9 @@ describe('rds-csi-ts executable', () => {
     const dir = tempDir();
     dirs.push(dir);
     const endpoint = `unix://${dir.path}/csi.sock`;
-    const first = startCli(['--endpoint', endpoint]);
+    const first = startCli(['--mode', 'node', '--endpoint', endpoint]);
     await waitFor(() => first.stdout().includes('"message":"serving"'), { timeoutMs: 15_000 });
-    const second = startCli(['--endpoint', endpoint]);
+    const second = startCli(['--mode', 'node', '--endpoint', endpoint]);
     expect(await second.exited).toBe(1);
     expect(second.stdout()).toContain('another process is already serving');
     expect(first.child.exitCode).toBe(null);

@@ -23,7 +23,7 @@ beforeAll(async () => {
   dir = tempDir();
   socket = `${dir.path}/csi.sock`;
   const outcome = loadConfig({
-    argv: ['--endpoint', `unix://${socket}`],
+    argv: ['--mode', 'node', '--endpoint', `unix://${socket}`],
     env: {},
     readFile: () => '',
     hostname: 'h',

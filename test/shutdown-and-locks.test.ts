@@ -13,6 +13,7 @@ import { CsiServer } from '../src/csi/server.js';
 import { HealthRegistry } from '../src/observability/health.js';
 import { systemClock } from '../src/main.js';
 import { csiClients, grpcError, type CsiClients } from './helpers/csi-client.js';
+import { FakeRds } from './helpers/fake-rds.js';
 import { captureLog } from './helpers/log-capture.js';
 import { tempDir, type TempDir } from './helpers/temp-dir.js';
 import { waitFor } from './helpers/wait-for.js';
@@ -46,7 +47,13 @@ async function serverWithSlowCreate(release: Gate, seenSignals: AbortSignal[] = 
   const rpc = { log: log.logger, clock: systemClock, inflight };
   const locks = new OperationLocks(systemClock);
   const controller = {
-    ...createControllerService({ ...rpc, version: 'test' }),
+    ...createControllerService({
+      ...rpc,
+      version: 'test',
+      rds: new FakeRds(),
+      locks,
+      defaults: { volumePath: '/storage-pool/v', nvmeAddress: '127.0.0.1', nvmePort: 4420 },
+    }),
     CreateVolume: wrapUnary(
       'CreateVolume',
       (request: { name: string }, { signal }) =>

@@ -1,17 +1,63 @@
-// controller-service.ts: the CSI Controller service. Until the RDS client lands (issue 5) it
-// advertises no capability and answers UNIMPLEMENTED for every volume RPC.
+// controller-service.ts: the CSI Controller service: volumes and snapshots on the RDS.
+// Publish/unpublish arrive with the attachment actors (issue 13) and are not advertised until then.
+import { InvalidInputError, NotFoundError } from '../errors.js';
+import { isVolumeId } from '../naming.js';
 import type { ControllerHandlers } from './generated/csi/v1/Controller.js';
 import type { ControllerServiceCapability } from './generated/csi/v1/ControllerServiceCapability.js';
+import {
+  createSnapshot,
+  deleteSnapshot,
+  getSnapshot,
+  listSnapshots,
+} from './controller-snapshots.js';
+import {
+  contextOfDisk,
+  createVolume,
+  deleteVolume,
+  expandVolume,
+  poolFreeBytes,
+  volumeMessage,
+  type VolumeHandlerDeps,
+} from './controller-volumes.js';
+import { page } from './list-pages.js';
 import { notImplemented } from './not-implemented.js';
+import { checkMap, requireId } from './request-fields.js';
 import { wrapUnary, type RpcDeps } from './rpc-handler.js';
+import { firstCapabilityProblem } from './volume-capabilities.js';
 
-export interface ControllerDeps extends RpcDeps {
+export interface ControllerDeps extends RpcDeps, VolumeHandlerDeps {
   readonly version: string;
 }
 
+/**
+ * Advertise only what really works (issue 3): each of these is exercised by csi-sanity. GetSnapshot
+ * is served but GET_SNAPSHOT (alpha in CSI 1.12) is not advertised: csi-sanity v5.4.0 rejects it.
+ */
+export const CONTROLLER_CAPABILITIES = [
+  'CREATE_DELETE_VOLUME',
+  'LIST_VOLUMES',
+  'GET_CAPACITY',
+  'CREATE_DELETE_SNAPSHOT',
+  'LIST_SNAPSHOTS',
+  'CLONE_VOLUME',
+  'EXPAND_VOLUME',
+  'GET_VOLUME',
+  'VOLUME_CONDITION',
+] as const;
+
+function conditionOf(exported: boolean): { abnormal: boolean; message: string } {
+  return exported
+    ? { abnormal: false, message: 'disk present and exported over NVMe/TCP' }
+    : {
+        abnormal: true,
+        message: 'disk present but not exported over NVMe/TCP; nodes cannot connect to it',
+      };
+}
+
 export function createControllerService(deps: ControllerDeps): ControllerHandlers {
-  // Advertise only what really works (issue 3): nothing yet.
-  const capabilities: ControllerServiceCapability[] = [];
+  const capabilities: ControllerServiceCapability[] = CONTROLLER_CAPABILITIES.map((type) => ({
+    rpc: { type },
+  }));
   const todo = <Req, Res>(method: string) => notImplemented<Req, Res>(method, deps.version, deps);
   return {
     ControllerGetCapabilities: wrapUnary(
@@ -19,19 +65,134 @@ export function createControllerService(deps: ControllerDeps): ControllerHandler
       () => Promise.resolve({ capabilities }),
       deps,
     ),
-    CreateVolume: todo('CreateVolume'),
-    DeleteVolume: todo('DeleteVolume'),
+    CreateVolume: wrapUnary(
+      'CreateVolume',
+      (request, { signal }) => createVolume(request, deps, signal),
+      deps,
+    ),
+    DeleteVolume: wrapUnary(
+      'DeleteVolume',
+      async (request, { signal }) => {
+        await deleteVolume(request.volumeId, deps, signal);
+        return {};
+      },
+      deps,
+    ),
+    ValidateVolumeCapabilities: wrapUnary(
+      'ValidateVolumeCapabilities',
+      async (request, { signal }) => {
+        const volumeId = requireId(request.volumeId, 'volume_id');
+        if (request.volumeCapabilities.length === 0) {
+          throw new InvalidInputError('volume_capabilities is required and must not be empty', {
+            field: 'volume_capabilities',
+          });
+        }
+        checkMap(request.parameters, 'parameters');
+        const disk = isVolumeId(volumeId)
+          ? await deps.rds.getDisk(volumeId, { signal })
+          : undefined;
+        if (disk === undefined)
+          throw new NotFoundError(`volume ${volumeId} does not exist on the RDS`);
+        const problem = firstCapabilityProblem(request.volumeCapabilities);
+        if (problem !== undefined) return { confirmed: null, message: problem };
+        return {
+          confirmed: {
+            volumeContext: request.volumeContext,
+            volumeCapabilities: request.volumeCapabilities,
+            parameters: request.parameters,
+            mutableParameters: request.mutableParameters,
+          },
+          message: '',
+        };
+      },
+      deps,
+    ),
+    ListVolumes: wrapUnary(
+      'ListVolumes',
+      async (request, { signal }) => {
+        const disks = (await deps.rds.listDisks('pvc-', { signal })).filter((d) =>
+          isVolumeId(d.slot),
+        );
+        const { entries, nextToken } = page(disks, (d) => d.slot, request, isVolumeId);
+        return {
+          entries: entries.map((disk) => ({
+            volume: volumeMessage(disk, contextOfDisk(disk)),
+            status: {
+              publishedNodeIds: [],
+              volumeCondition: conditionOf(disk.nvmeExport !== undefined),
+            },
+          })),
+          nextToken,
+        };
+      },
+      deps,
+    ),
+    ControllerGetVolume: wrapUnary(
+      'ControllerGetVolume',
+      async (request, { signal }) => {
+        const volumeId = requireId(request.volumeId, 'volume_id');
+        const disk = isVolumeId(volumeId)
+          ? await deps.rds.getDisk(volumeId, { signal })
+          : undefined;
+        if (disk === undefined)
+          throw new NotFoundError(`volume ${volumeId} does not exist on the RDS`);
+        return {
+          volume: volumeMessage(disk, contextOfDisk(disk)),
+          status: {
+            publishedNodeIds: [],
+            volumeCondition: conditionOf(disk.nvmeExport !== undefined),
+          },
+        };
+      },
+      deps,
+    ),
+    GetCapacity: wrapUnary(
+      'GetCapacity',
+      async (request, { signal }) => {
+        const free =
+          firstCapabilityProblem(request.volumeCapabilities) === undefined
+            ? await poolFreeBytes(checkMap(request.parameters, 'parameters'), deps, signal)
+            : 0;
+        return {
+          availableCapacity: String(free),
+          maximumVolumeSize: { value: String(free) },
+          minimumVolumeSize: { value: String(1024 * 1024) },
+        };
+      },
+      deps,
+    ),
+    ControllerExpandVolume: wrapUnary(
+      'ControllerExpandVolume',
+      (request, { signal }) => expandVolume(request, deps, signal),
+      deps,
+    ),
+    CreateSnapshot: wrapUnary(
+      'CreateSnapshot',
+      async (request, { signal }) => ({ snapshot: await createSnapshot(request, deps, signal) }),
+      deps,
+    ),
+    DeleteSnapshot: wrapUnary(
+      'DeleteSnapshot',
+      async (request, { signal }) => {
+        await deleteSnapshot(request.snapshotId, deps, signal);
+        return {};
+      },
+      deps,
+    ),
+    ListSnapshots: wrapUnary(
+      'ListSnapshots',
+      (request, { signal }) => listSnapshots(request, deps, signal),
+      deps,
+    ),
+    GetSnapshot: wrapUnary(
+      'GetSnapshot',
+      async (request, { signal }) => ({
+        snapshot: await getSnapshot(request.snapshotId, deps, signal),
+      }),
+      deps,
+    ),
     ControllerPublishVolume: todo('ControllerPublishVolume'),
     ControllerUnpublishVolume: todo('ControllerUnpublishVolume'),
-    ValidateVolumeCapabilities: todo('ValidateVolumeCapabilities'),
-    ListVolumes: todo('ListVolumes'),
-    GetCapacity: todo('GetCapacity'),
-    CreateSnapshot: todo('CreateSnapshot'),
-    DeleteSnapshot: todo('DeleteSnapshot'),
-    ListSnapshots: todo('ListSnapshots'),
-    GetSnapshot: todo('GetSnapshot'),
-    ControllerExpandVolume: todo('ControllerExpandVolume'),
-    ControllerGetVolume: todo('ControllerGetVolume'),
     ControllerModifyVolume: todo('ControllerModifyVolume'),
   };
 }

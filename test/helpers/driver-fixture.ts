@@ -1,0 +1,86 @@
+// driver-fixture.ts: the whole driver in-process, against an in-process RouterOS emulator over real
+// SSH, on a unix socket in a temp dir, with a typed gRPC client. `stop()` tears everything down.
+import { loadConfig, type Config } from '../../src/config.js';
+import { packageVersion, startDriver, systemClock, type Driver } from '../../src/main.js';
+import type { EmulatorOptions } from '../../src/rds/emulator/emulator.js';
+import { csiClients, type CsiClients } from './csi-client.js';
+import { TEST_PASSWORD, emulatorFixture, type EmulatorFixture } from './emulator-fixture.js';
+import { captureLog, type CapturedLog } from './log-capture.js';
+import { tempDir, type TempDir } from './temp-dir.js';
+
+export interface DriverFixture {
+  readonly driver: Driver;
+  readonly clients: CsiClients;
+  readonly rds: EmulatorFixture;
+  readonly log: CapturedLog;
+  readonly config: Config;
+  readonly dir: TempDir;
+  stop(): Promise<void>;
+}
+
+export function testConfig(
+  argv: readonly string[],
+  rdsPort = 22,
+  hostKey = `SHA256:${'A'.repeat(43)}`,
+): Config {
+  const outcome = loadConfig({
+    argv: [
+      '--rds-address',
+      `127.0.0.1:${rdsPort}`,
+      '--rds-password-file',
+      '/dev/null',
+      '--rds-host-key',
+      hostKey,
+      ...argv,
+    ],
+    env: {},
+    readFile: () => '',
+    hostname: 'test-node',
+    cwd: '/',
+    version: 'test',
+  });
+  if (outcome.kind !== 'run') throw new Error('expected a config');
+  return outcome.config;
+}
+
+export async function driverFixture(
+  argv: readonly string[] = [],
+  emulator: Partial<EmulatorOptions> = {},
+): Promise<DriverFixture> {
+  const dir = tempDir('drv-');
+  const rds = await emulatorFixture(emulator);
+  const log = captureLog();
+  const config = testConfig(
+    ['--endpoint', `unix://${dir.path}/csi.sock`, ...argv],
+    rds.emulator.port,
+    rds.emulator.hostKeyFingerprint,
+  );
+  const driver = await startDriver(config, {
+    log: log.logger,
+    clock: systemClock,
+    version: packageVersion(),
+    rds: {
+      host: '127.0.0.1',
+      port: rds.emulator.port,
+      username: 'admin',
+      password: TEST_PASSWORD,
+      hostKey: { fingerprints: [rds.emulator.hostKeyFingerprint], insecure: false },
+      nvmeAddress: '127.0.0.1',
+    },
+  });
+  const clients = csiClients(driver.address);
+  return {
+    driver,
+    clients,
+    rds,
+    log,
+    config,
+    dir,
+    stop: async () => {
+      clients.close();
+      await driver.stop();
+      await rds.stop();
+      dir.remove();
+    },
+  };
+}
