@@ -4,6 +4,7 @@ import ssh2 from 'ssh2';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { LATENCY_OFF } from '../../src/rds/emulator/faults.js';
+import { generateEd25519Key } from '../../src/rds/emulator/emulator.js';
 import {
   TEST_PASSWORD,
   emulatorFixture,
@@ -18,8 +19,8 @@ afterEach(async () => {
 
 describe('SSH authentication', () => {
   it('accepts the authorized public key and refuses other keys, users and passwords', async () => {
-    const allowed = ssh2.utils.generateKeyPairSync('ed25519');
-    const other = ssh2.utils.generateKeyPairSync('ed25519');
+    const allowed = generateEd25519Key();
+    const other = generateEd25519Key();
     f = await emulatorFixture({ authorizedKeys: `# admin key\n${allowed.public}\n` });
     const target = { host: f.emulator.host, port: f.emulator.port };
     const ok = await connectSsh({ ...target, privateKey: allowed.private });
