@@ -18,7 +18,13 @@ import { createLogger } from './observability/logger.js';
 import type { Clock, Logger } from './ports.js';
 import { quickstartBanner, startQuickstartRds, type QuickstartRds } from './quickstart.js';
 import { RdsClient } from './rds/rds-client.js';
-import { SshShell } from './rds/ssh-shell.js';
+import { SshShell, type ShellStats } from './rds/ssh-shell.js';
+import {
+  connectionGauge,
+  createMetrics,
+  shellObserver,
+  type DriverMetrics,
+} from './observability/metrics.js';
 import { rdsSettingsFromConfig, type RdsSettings } from './rds-settings.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure or forced stop, 2 bad configuration. */
@@ -41,6 +47,10 @@ export interface Driver {
   /** The address actually served, e.g. `unix:///csi/csi.sock`. */
   readonly address: string;
   readonly health: HealthRegistry;
+  /** The driver's Prometheus registry and metrics (served over HTTP by the observability issue). */
+  readonly metrics: DriverMetrics;
+  /** The RDS connection's counters (controller only). */
+  rdsStats(): ShellStats | undefined;
   /** Drains and stops everything; safe to call twice. */
   stop(): Promise<ShutdownResult>;
 }
@@ -59,6 +69,7 @@ function connectRds(
   settings: RdsSettings,
   deps: DriverDeps,
   health: HealthRegistry,
+  metrics: DriverMetrics,
 ): { rds: RdsClient; shell: SshShell } {
   const log = deps.log.child({ component: 'rds' });
   const shell = new SshShell({
@@ -76,7 +87,11 @@ function connectRds(
     backoff: { initialMs: 500, maxMs: 30_000 },
     clock: deps.clock,
     log,
-    health: health.register('rds', `not connected to ${settings.host}:${settings.port} yet`),
+    health: connectionGauge(
+      metrics,
+      health.register('rds', `not connected to ${settings.host}:${settings.port} yet`),
+    ),
+    observer: shellObserver(metrics),
   });
   shell.start();
   return { rds: new RdsClient({ shell, log }), shell };
@@ -86,6 +101,7 @@ function connectRds(
 export async function startDriver(config: Config, deps: DriverDeps): Promise<Driver> {
   const { log, clock, version } = deps;
   const health = new HealthRegistry(clock);
+  const metrics = createMetrics();
   const inflight = new InflightCalls();
   const rpc = { log: log.child({ component: 'csi' }), clock, inflight };
   const servesController = config.mode !== 'node';
@@ -96,7 +112,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       throw new InvalidConfigError([
         'the controller needs RDS settings (--rds-address and credentials)',
       ]);
-    backend = connectRds(config, deps.rds, deps, health);
+    backend = connectRds(config, deps.rds, deps, health, metrics);
   }
   const services: CsiServices = {
     identity: createIdentityService({
@@ -150,6 +166,8 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
   return {
     address,
     health,
+    metrics,
+    rdsStats: () => backend?.shell.stats(),
     stop: async () => {
       const result = await server.shutdown(config.shutdownTimeoutMs);
       backend?.shell.close();

@@ -47,6 +47,16 @@ export interface ComponentHealth {
 }
 
 /** How a component reports its health as it observes changes (never polled). */
+/** What the RDS shell reports for metrics; `command` is the menu and verb only (`/disk add`). */
+export interface ShellObserver {
+  handshake(): void;
+  commandDone(
+    command: string,
+    result: 'ok' | 'device_error' | 'unavailable' | 'cancelled',
+    seconds: number,
+  ): void;
+}
+
 export interface HealthReporter {
   healthy(): void;
   /** `reason` is shown to operators: say what is wrong and what the driver is doing about it. */
@@ -109,8 +119,8 @@ export interface CallOptions {
 }
 
 /**
- * The storage operations of one RDS. Errors: RdsUnavailableError (no connection; retry),
- * OperationTimeoutError (abandoned; outcome read back where it matters), ResourceExhaustedError
+ * The storage operations of one RDS. Errors: RdsUnavailableError (no connection, or the RDS did
+ * not answer in time; outcome read back where it matters; retry), ResourceExhaustedError
  * (pool full), NotFoundError, InvalidInputError (a value outside the allow-lists; nothing sent),
  * RdsCommandError (the device said no, with its text), RdsParseError (unexpected output).
  */
@@ -120,8 +130,9 @@ export interface RdsBackend {
   /** Disks whose slot starts with `prefix`, in device order. */
   listDisks(prefix: string, options?: CallOptions): Promise<RdsDisk[]>;
   /**
-   * Creates a disk and returns it as read back. If the connection drops mid-way, the device is
-   * read before anything is decided: an existing disk that matches the spec is returned.
+   * Creates a disk and returns it as read back. Callers look first (under the volume's lock); a
+   * slot that turns out taken, or a connection that drops mid-way, is answered by reading the
+   * device: a disk matching the spec is returned, a different one is AlreadyExistsError.
    */
   createDisk(spec: CreateDiskSpec, options?: CallOptions): Promise<RdsDisk>;
   /** Grows a disk to `sizeBytes` (whole MiB) and returns it as read back. */

@@ -10,13 +10,12 @@ import ssh2 from 'ssh2';
 
 import {
   OperationCancelledError,
-  OperationTimeoutError,
   RdsUnavailableError,
   abortReason,
   describeError,
 } from '../errors.js';
-import type { Clock, HealthReporter, Logger } from '../ports.js';
-import type { ShellResult } from './device-answer.js';
+import type { Clock, HealthReporter, Logger, ShellObserver } from '../ports.js';
+import { findDeviceError, type ShellResult } from './device-answer.js';
 import { Semaphore } from './semaphore.js';
 
 export interface HostKeyPolicy {
@@ -42,6 +41,7 @@ export interface SshShellOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly health: HealthReporter;
+  readonly observer?: ShellObserver;
   readonly random?: () => number;
 }
 
@@ -64,6 +64,11 @@ export function hostKeyFingerprint(blob: Buffer): string {
 }
 
 const CHANNEL_RETRIES = 3;
+
+/** The menu and verb of a command line (`/disk add`), for messages: never its arguments. */
+function summary(commandLine: string): string {
+  return commandLine.split(' ').slice(0, 2).join(' ');
+}
 
 export class SshShell {
   private client: ssh2.Client | undefined;
@@ -103,14 +108,18 @@ export class SshShell {
     this.connect().catch(() => undefined);
   }
 
-  /** Runs one command line. Rejects RdsUnavailableError, OperationTimeoutError or OperationCancelledError. */
+  /** Runs one command line. Rejects RdsUnavailableError (down, lost or too slow) or OperationCancelledError. */
   async run(commandLine: string, options: RunOptions = {}): Promise<ShellResult> {
     const timeoutMs = options.timeoutMs ?? this.options.commandTimeoutMs;
     const deadline = new AbortController();
     const timer = this.options.clock.setTimeout(
       () =>
+        // The RDS not answering is the RDS being unavailable (issue 5: timeouts -> UNAVAILABLE);
+        // the channel is closed and the caller decides whether the outcome must be read back.
         deadline.abort(
-          new OperationTimeoutError(`RDS command did not answer within ${timeoutMs} ms`),
+          new RdsUnavailableError(
+            `RDS ${this.options.host}:${this.options.port} did not answer "${summary(commandLine)}" within ${timeoutMs} ms; the command was abandoned`,
+          ),
         ),
       timeoutMs,
     );
@@ -118,14 +127,26 @@ export class SshShell {
       deadline.abort(new OperationCancelledError('the caller cancelled the RDS command'));
     options.signal?.addEventListener('abort', onCallerAbort, { once: true });
     if (options.signal?.aborted === true) onCallerAbort();
+    const started = this.options.clock.now();
+    let result: 'ok' | 'device_error' | 'unavailable' | 'cancelled' = 'unavailable';
     try {
       const release = await this.channels.acquire(deadline.signal);
       try {
-        return await this.execWithRetry(commandLine, deadline.signal);
+        const answer = await this.execWithRetry(commandLine, deadline.signal);
+        result = findDeviceError(answer) === undefined ? 'ok' : 'device_error';
+        return answer;
       } finally {
         release();
       }
+    } catch (error) {
+      if (error instanceof OperationCancelledError) result = 'cancelled';
+      throw error;
     } finally {
+      this.options.observer?.commandDone(
+        summary(commandLine),
+        result,
+        (this.options.clock.now() - started) / 1000,
+      );
       this.options.clock.clearTimeout(timer);
       options.signal?.removeEventListener('abort', onCallerAbort);
     }
@@ -205,6 +226,7 @@ export class SshShell {
         client.setNoDelay(true);
         this.client = client;
         this.handshakes++;
+        options.observer?.handshake();
         if (this.failures > 0) this.reconnects++;
         this.failures = 0;
         this.options.clock.clearTimeout(this.reconnectTimer);
