@@ -119,12 +119,16 @@ export class RdsClient implements RdsBackend {
         : {}),
       comment: values.commentText(spec.comment),
     });
+    // No read before the add: callers have just looked (under the volume's lock), and the device
+    // refuses a taken slot, which is answered by reading that disk back.
     return this.mutations.run(spec.slot, async () => {
-      const existing = await this.getDisk(spec.slot, options);
-      if (existing !== undefined) return this.sameAsSpec(existing, spec);
       try {
-        await this.send(command, `creating disk ${spec.slot}`, options);
+        await this.sendAdd(command, spec, options);
       } catch (error) {
+        if (error instanceof AlreadyExistsError && /slot already exists/.test(error.message)) {
+          const existing = await this.getDisk(spec.slot, options);
+          if (existing !== undefined) return this.sameAsSpec(existing, spec);
+        }
         if (!outcomeUnknown(error)) throw error;
         return this.afterUnknownCreate(spec, error as Error, options);
       }
@@ -152,7 +156,40 @@ export class RdsClient implements RdsBackend {
     return disk;
   }
 
-  /** The connection dropped while `/disk add` ran: look before deciding (field-lessons #20). */
+  /**
+   * `/disk add`, once more if the device says the file already exists: with no disk in this slot
+   * (checked under the slot's lock), `<slot>.img` can only be what an interrupted earlier add of
+   * this same volume left behind (the slot is the volume's unique ID), so it is removed first.
+   */
+  private async sendAdd(
+    command: RouterOsCommand,
+    spec: CreateDiskSpec,
+    options: CallOptions,
+  ): Promise<void> {
+    try {
+      await this.send(command, `creating disk ${spec.slot}`, options);
+    } catch (error) {
+      if (!(error instanceof AlreadyExistsError) || !/file already exists/.test(error.message))
+        throw error;
+      if (!spec.filePath.endsWith(`/${spec.slot}.img`)) throw error;
+      this.deps.log.warn(
+        'removing the file an interrupted create left behind, then creating again',
+        {
+          slot: spec.slot,
+          path: spec.filePath,
+        },
+      );
+      await this.removeFileIfPresent(spec.filePath, options);
+      await this.send(command, `creating disk ${spec.slot}`, options);
+    }
+  }
+
+  /**
+   * The connection dropped or the RDS stopped answering while `/disk add` ran: look before
+   * deciding (field-lessons #20). A disk that is there is the answer; none means retry. A file
+   * the add may have left is not removed here: the device may still be writing it. The retry
+   * (sendAdd) or DeleteVolume (removeDisk) removes it, so it cannot leak.
+   */
   private async afterUnknownCreate(
     spec: CreateDiskSpec,
     error: Error,
@@ -164,25 +201,9 @@ export class RdsClient implements RdsBackend {
     });
     const disk = await this.getDisk(spec.slot, options);
     if (disk !== undefined) return this.sameAsSpec(disk, spec);
-    // No disk: a file the interrupted add left at this volume's own path would leak; remove it.
-    const directory = spec.filePath.slice(0, spec.filePath.lastIndexOf('/'));
-    const files = await this.listFiles(directory, options);
-    if (files.some((f) => f.path === spec.filePath)) {
-      this.deps.log.warn('removing the file an interrupted create left behind', {
-        slot: spec.slot,
-        path: spec.filePath,
-      });
-      await this.send(
-        commands.removeFile(values.fileName(spec.filePath)),
-        `removing ${spec.filePath}`,
-        options,
-      );
-    }
     throw new RdsUnavailableError(
-      `creating disk ${spec.slot} was interrupted (${error.message}); nothing was created, retry`,
-      {
-        cause: error,
-      },
+      `creating disk ${spec.slot} was interrupted (${error.message}); the RDS shows no such disk, retry`,
+      { cause: error },
     );
   }
 

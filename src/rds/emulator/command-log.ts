@@ -8,6 +8,8 @@ export interface CommandRecord {
   readonly line: string;
   readonly commandClass: CommandClass;
   outcome: string;
+  /** When the device finished executing it (latency included); unset if it never ran. */
+  doneAt?: number;
 }
 
 const MAX_RECORDS = 10_000;
@@ -22,6 +24,11 @@ export class CommandLog {
     this.records.push(entry);
     if (this.records.length > MAX_RECORDS) this.records.shift();
     return entry;
+  }
+
+  /** Stamps the end of execution: `doneAt - at` is the device's own time for the command. */
+  finished(record: CommandRecord): void {
+    record.doneAt = this.now();
   }
 
   list(): readonly CommandRecord[] {

@@ -184,6 +184,7 @@ export class RouterSshServer {
       return routerConsole.execute(line);
     };
     const result = commandClass === 'mutate' ? await mutations.run(run) : await run();
+    commands.finished(record);
     record.outcome = result.failed ? 'error' : 'ok';
     if (fault?.kind === 'drop-after') {
       record.outcome += ', then dropped';
