@@ -3,6 +3,7 @@
 import { loadConfig, type Config } from '../../src/config.js';
 import { packageVersion, startDriver, systemClock, type Driver } from '../../src/main.js';
 import type { EmulatorOptions } from '../../src/rds/emulator/emulator.js';
+import type { RdsSettings } from '../../src/rds-settings.js';
 import { csiClients, type CsiClients } from './csi-client.js';
 import { TEST_PASSWORD, emulatorFixture, type EmulatorFixture } from './emulator-fixture.js';
 import { captureLog, type CapturedLog } from './log-capture.js';
@@ -46,6 +47,7 @@ export function testConfig(
 export async function driverFixture(
   argv: readonly string[] = [],
   emulator: Partial<EmulatorOptions> = {},
+  rdsOverrides: Partial<RdsSettings> = {},
 ): Promise<DriverFixture> {
   const dir = tempDir('drv-');
   const rds = await emulatorFixture(emulator);
@@ -66,6 +68,7 @@ export async function driverFixture(
       password: TEST_PASSWORD,
       hostKey: { fingerprints: [rds.emulator.hostKeyFingerprint], insecure: false },
       nvmeAddress: '127.0.0.1',
+      ...rdsOverrides,
     },
   });
   const clients = csiClients(driver.address);
