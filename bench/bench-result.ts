@@ -3,6 +3,8 @@ export interface BenchResult {
   readonly name: string;
   readonly value: number;
   readonly unit: string;
+  /** Further figures of the same measurement (percentiles, totals). */
+  readonly detail?: string;
   readonly goal: string;
   readonly met: boolean;
   readonly ratio: { readonly label: string; readonly value: number };

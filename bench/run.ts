@@ -4,10 +4,15 @@ import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 
 import type { BenchResult } from './bench-result.js';
+import { benchControllerLifecycle } from './controller-lifecycle.bench.js';
 import { benchEmulatorPrint } from './emulator-print.bench.js';
 
 const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult[]> }[] = [
   { name: 'emulator print throughput', run: benchEmulatorPrint },
+  {
+    name: 'controller CreateVolume/DeleteVolume, realistic device timing',
+    run: benchControllerLifecycle,
+  },
 ];
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}`;
@@ -19,12 +24,13 @@ for (const bench of BENCHMARKS) {
 }
 const rows = all.map((r) => [
   r.name,
-  `${r.value.toFixed(r.value >= 100 ? 0 : 2)} ${r.unit}`,
+  `${r.value.toFixed(r.value >= 100 ? 0 : 2)} ${r.unit}`.trim(),
+  r.detail ?? '',
   r.goal,
   r.met ? 'met' : 'MISSED',
   `${r.ratio.value.toFixed(2)}x ${r.ratio.label}`,
 ]);
-const header = ['benchmark', 'result', 'goal', '', 'ratio (same run)'];
+const header = ['benchmark', 'result', 'detail', 'goal', '', 'ratio (same run)'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
 for (const row of [header, ...rows])
   console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));

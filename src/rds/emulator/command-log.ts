@@ -8,6 +8,8 @@ export interface CommandRecord {
   readonly line: string;
   readonly commandClass: CommandClass;
   outcome: string;
+  /** When the device began executing it (after waiting for earlier mutations). */
+  startedAt?: number;
   /** When the device finished executing it (latency included); unset if it never ran. */
   doneAt?: number;
 }
@@ -26,7 +28,11 @@ export class CommandLog {
     return entry;
   }
 
-  /** Stamps the end of execution: `doneAt - at` is the device's own time for the command. */
+  started(record: CommandRecord): void {
+    record.startedAt = this.now();
+  }
+
+  /** Stamps the end of execution: `doneAt - startedAt` is the device's own time for the command. */
   finished(record: CommandRecord): void {
     record.doneAt = this.now();
   }

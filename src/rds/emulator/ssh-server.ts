@@ -180,6 +180,7 @@ export class RouterSshServer {
       return;
     }
     const run = async () => {
+      commands.started(record);
       await sleep(plan.delayMs);
       return routerConsole.execute(line);
     };
