@@ -265,7 +265,15 @@ export class RdsClient implements RdsBackend {
       .map((f) => f.path);
   }
 
+  /**
+   * Removes a file unless a read shows it gone. Whether `/disk remove` deletes the image is not
+   * verified on every RouterOS version (routeros-cli.md 3.2); a read is cheap and runs alongside
+   * other commands, while `/file remove` is a mutation the device serializes.
+   */
   private async removeFileIfPresent(path: string, options: CallOptions): Promise<void> {
+    const name = values.fileName(path);
+    const listed = await this.send(commands.getFile(name), `looking for ${path}`, options);
+    if (!parseFilePrintDetail(listed).some((f) => f.path === path)) return;
     try {
       await this.send(commands.removeFile(values.fileName(path)), `removing file ${path}`, options);
     } catch (error) {

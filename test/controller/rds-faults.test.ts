@@ -202,6 +202,20 @@ describe('space and leftovers', () => {
     ).toBe(true);
   });
 
+  it('DeleteVolume removes the image whether or not /disk remove deletes it', async () => {
+    for (const removeDeletesFile of [true, false]) {
+      const { clients, rds } = await start([], { settings: { removeDeletesFile } });
+      const created = await clients.controller.CreateVolume(createRequest('vol-l'));
+      rds.emulator.commands.clear();
+      await clients.controller.DeleteVolume({ volumeId: created.volume?.volumeId ?? '' });
+      expect(emulatorFiles(rds), `removeDeletesFile=${removeDeletesFile}`).toEqual([]);
+      // The file is removed by a command only when the disk removal left it.
+      expect(executed(rds, '/file remove')).toBe(removeDeletesFile ? 0 : 1);
+      await fixture?.stop();
+      fixture = undefined;
+    }
+  });
+
   it('a backing file whose disk is already gone is removed by DeleteVolume', async () => {
     const { clients, rds } = await start();
     const volumeId = 'pvc-0d7b1e0a-7a4c-4c55-8f0e-3b9a2c7d1e64';

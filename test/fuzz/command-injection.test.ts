@@ -212,6 +212,11 @@ describe('RDS command builders under hostile input', () => {
             cmp: '=',
             value: `storage-pool/${raw}`,
           });
+          expect(comparison(parseOne(renderCommand(commands.getFile(name))).where)).toEqual({
+            key: 'name',
+            cmp: '=',
+            value: `storage-pool/${raw}`,
+          });
           const list = parseOne(renderCommand(commands.listFiles(name)));
           const where = comparison(list.where);
           expect(where.cmp).toBe('~');

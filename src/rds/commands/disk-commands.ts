@@ -104,6 +104,16 @@ export function findFilesNamed(basename: FileName): RouterOsCommand {
   };
 }
 
+/** The file with exactly this name (no leading slash), if any. */
+export function getFile(name: FileName): RouterOsCommand {
+  return {
+    menu: 'file',
+    verb: 'print',
+    detail: true,
+    where: [{ key: 'name', op: '=', value: name }],
+  };
+}
+
 export function removeFile(name: FileName): RouterOsCommand {
   return { menu: 'file', verb: 'remove', target: [{ key: 'name', op: '=', value: name }] };
 }
