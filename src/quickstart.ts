@@ -78,7 +78,7 @@ export function quickstartBanner(
     'Try next:',
     `  ssh -p ${emulator.port} ${emulator.user}@${emulator.host} '/disk print detail'`,
     `        poke the RDS stand-in (password: ${rds.password}); try /file print detail, /system resource print`,
-    `  .tools/bin/csi-sanity --csi.endpoint=${address} --ginkgo.skip='Node Service|ControllerPublish|ControllerUnpublish'`,
+    `  .tools/bin/csi-sanity --csi.endpoint=${address} --ginkgo.skip='Node Service'`,
     '        run the CSI conformance suite against this driver (npm test installs csi-sanity)',
     '  npm test        run every test suite',
     '  Ctrl-C          stop: in-flight calls drain, the socket is removed',

@@ -1,16 +1,13 @@
 // rds-settings.ts: how the driver reaches its RDS, resolved from the config and credential files
 // (or from the quickstart's embedded emulator). Secrets read here are registered for redaction.
 import type { Config } from './config.js';
-import type { HostKeyPolicy } from './rds/ssh-shell.js';
+import type { SshShellOptions } from './rds/ssh-shell.js';
 
-export interface RdsSettings {
-  readonly host: string;
-  readonly port: number;
-  readonly username: string;
-  readonly password?: string;
-  readonly privateKey?: string;
-  readonly passphrase?: string;
-  readonly hostKey: HostKeyPolicy;
+/** The SSH half is the shell's own options; the rest is the controller's default. */
+export interface RdsSettings extends Pick<
+  SshShellOptions,
+  'host' | 'port' | 'username' | 'password' | 'privateKey' | 'passphrase' | 'hostKey'
+> {
   /** Default NVMe/TCP address for volumes whose StorageClass names none. */
   readonly nvmeAddress: string | undefined;
 }

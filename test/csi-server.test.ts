@@ -42,18 +42,8 @@ async function start(...argv: string[]): Promise<{ driver: Driver; clients: CsiC
   return { driver, clients };
 }
 
+/** Stops whatever the test started (a full fixture, or a bare driver and its client). */
 async function stopFirst(): Promise<void> {
-  if (fixture !== undefined) {
-    await fixture.stop();
-  } else {
-    clients?.close();
-    await driver?.stop();
-    dir.remove();
-  }
-  fixture = undefined;
-}
-
-afterEach(async () => {
   if (fixture !== undefined) {
     await fixture.stop();
   } else {
@@ -64,7 +54,9 @@ afterEach(async () => {
   fixture = undefined;
   clients = undefined;
   driver = undefined;
-});
+}
+
+afterEach(stopFirst);
 
 describe('Identity service', () => {
   it('names the driver and its version', async () => {
