@@ -1,0 +1,353 @@
+// cluster.ts: a real Kubernetes control plane on loopback for tests (issue 6): etcd 3.6,
+// kube-apiserver 1.36 with RBAC and static token auth, and optionally kube-controller-manager with
+// the PV controllers, each on a free port in a fresh temp dir. Built by scripts/tools.sh.
+//
+// Independent of the driver's Kubernetes client on purpose: it talks to the API with node:https,
+// so a bug in src/k8s cannot make its own test fixture look healthy. Identities: the token file
+// cannot change after start, so it holds spare users (`test-user-N`, no groups) that
+// createIdentity() binds to a ClusterRole, the way a deployment grants the driver its role.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import {
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const TOOLS = new URL('../../.tools/bin/', import.meta.url).pathname;
+const SPARE_IDENTITIES = 20;
+const READY_TIMEOUT_MS = 60_000;
+
+export interface ClusterOptions {
+  /** Run kube-controller-manager (PV binder, attach-detach, expander, protection). Default true. */
+  readonly controllerManager?: boolean;
+}
+
+export interface Identity {
+  readonly username: string;
+  readonly token: string;
+  readonly kubeconfigPath: string;
+}
+
+export interface Cluster {
+  readonly dir: string;
+  /** `https://127.0.0.1:<port>` */
+  readonly server: string;
+  readonly adminToken: string;
+  /** Admin (system:masters) kubeconfig; TLS verification off (loopback test cluster only). */
+  readonly kubeconfigPath: string;
+  /** A fresh user bound to `clusterRole` by a ClusterRoleBinding, with its own kubeconfig. */
+  createIdentity(name: string, clusterRole: string): Promise<Identity>;
+  /** POST as admin; returns the created object. */
+  createObject(path: string, object: unknown): Promise<unknown>;
+  getObject(path: string): Promise<unknown>;
+  deleteObject(path: string): Promise<void>;
+  /** Stops only the API server (etcd stays): clients see connection refused. */
+  stopApiServer(): Promise<void>;
+  /** Stops everything and removes the temp dir; safe to call twice. */
+  stop(): Promise<void>;
+}
+
+function tool(name: string): string {
+  const path = join(TOOLS, name);
+  if (!existsSync(path)) {
+    throw new Error(
+      `${name} is not built: run "bash scripts/tools.sh ensure" (builds the test control plane from the Go module proxy)`,
+    );
+  }
+  return path;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        resolve(typeof address === 'object' && address !== null ? address.port : 0),
+      );
+    });
+  });
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** One HTTP(S) request to the loopback cluster; TLS verification is off for its self-signed certs. */
+function call(
+  url: string,
+  options: { method?: string; token?: string; body?: unknown } = {},
+): Promise<Answer> {
+  const target = new URL(url);
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+  const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(
+      target,
+      {
+        method: options.method ?? 'GET',
+        rejectUnauthorized: false,
+        timeout: 5_000,
+        headers: {
+          ...(options.token !== undefined ? { authorization: `Bearer ${options.token}` } : {}),
+          ...(payload !== undefined
+            ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }
+            : {}),
+        },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`timeout calling ${url}`)));
+    req.on('error', reject);
+    if (payload !== undefined) req.write(payload);
+    req.end();
+  });
+}
+
+interface Managed {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly logPath: string;
+  exited: boolean;
+}
+
+const running = new Set<Managed>();
+process.once('exit', () => {
+  for (const m of running) m.child.kill('SIGKILL');
+});
+
+function launch(name: string, binary: string, args: string[], dir: string): Managed {
+  const logPath = join(dir, `${name}.log`);
+  const log = createWriteStream(logPath);
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const managed: Managed = { name, child, logPath, exited: false };
+  running.add(managed);
+  child.once('exit', () => {
+    managed.exited = true;
+    running.delete(managed);
+  });
+  return managed;
+}
+
+async function terminate(m: Managed): Promise<void> {
+  if (m.exited) return;
+  const gone = new Promise<void>((resolve) => m.child.once('exit', () => resolve()));
+  m.child.kill('SIGTERM');
+  const timer = setTimeout(() => m.child.kill('SIGKILL'), 5_000);
+  await gone;
+  clearTimeout(timer);
+}
+
+function tail(m: Managed, lines = 15): string {
+  try {
+    return readFileSync(m.logPath, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function waitReady(m: Managed, what: string, probe: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (m.exited) throw new Error(`${m.name} exited before ${what}:\n${tail(m)}`);
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline)
+      throw new Error(`${m.name}: no ${what} within ${READY_TIMEOUT_MS} ms:\n${tail(m)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function kubeconfig(server: string, user: string, token: string): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'test', cluster: { server, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: user, user: { token } }],
+    contexts: [{ name: 'test', context: { cluster: 'test', user } }],
+    'current-context': 'test',
+  });
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const binaries = {
+    etcd: tool('etcd'),
+    apiserver: tool('kube-apiserver'),
+    kcm: options.controllerManager === false ? undefined : tool('kube-controller-manager'),
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'k8s-'));
+  const processes: Managed[] = [];
+  const token = () => randomBytes(16).toString('hex');
+  const adminToken = token();
+  const kcmToken = token();
+  const spares = Array.from({ length: SPARE_IDENTITIES }, (_, i) => ({
+    username: `test-user-${i}`,
+    token: token(),
+  }));
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    for (const m of [...processes].reverse()) await terminate(m);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const [etcdClient, etcdPeer, apiPort, kcmPort] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    const etcd = launch(
+      'etcd',
+      binaries.etcd,
+      [
+        '--name=t',
+        `--data-dir=${join(dir, 'etcd')}`,
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+        `--listen-client-urls=http://127.0.0.1:${etcdClient}`,
+        `--advertise-client-urls=http://127.0.0.1:${etcdClient}`,
+        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+        `--initial-cluster=t=http://127.0.0.1:${etcdPeer}`,
+      ],
+      dir,
+    );
+    processes.push(etcd);
+    await waitReady(etcd, 'healthy /health', async () =>
+      (await call(`http://127.0.0.1:${etcdClient}/health`)).body.includes('"health":"true"'),
+    );
+
+    const keys = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    writeFileSync(join(dir, 'sa.key'), keys.privateKey, { mode: 0o600 });
+    writeFileSync(join(dir, 'sa.pub'), keys.publicKey);
+    writeFileSync(
+      join(dir, 'tokens.csv'),
+      [
+        `${adminToken},admin,uid-admin,"system:masters"`,
+        `${kcmToken},system:kube-controller-manager,uid-kcm`,
+        ...spares.map((s, i) => `${s.token},${s.username},uid-test-${i}`),
+      ].join('\n') + '\n',
+      { mode: 0o600 },
+    );
+    const server = `https://127.0.0.1:${apiPort}`;
+    const apiserverArgs = [
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--bind-address=127.0.0.1',
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${join(dir, 'apiserver-certs')}`,
+      `--token-auth-file=${join(dir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${join(dir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+      '--disable-admission-plugins=ServiceAccount',
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--endpoint-reconciler-type=none',
+    ];
+    const apiserver = launch('kube-apiserver', binaries.apiserver, apiserverArgs, dir);
+    processes.push(apiserver);
+    await waitReady(
+      apiserver,
+      'ready /readyz',
+      async () => (await call(`${server}/readyz`, { token: adminToken })).body === 'ok',
+    );
+
+    const kubeconfigPath = join(dir, 'admin.kubeconfig');
+    writeFileSync(kubeconfigPath, kubeconfig(server, 'admin', adminToken), { mode: 0o600 });
+    if (binaries.kcm !== undefined) {
+      const kcmConfig = join(dir, 'kcm.kubeconfig');
+      writeFileSync(kcmConfig, kubeconfig(server, 'system:kube-controller-manager', kcmToken), {
+        mode: 0o600,
+      });
+      mkdirSync(join(dir, 'kcm-certs'));
+      const kcm = launch(
+        'kube-controller-manager',
+        binaries.kcm,
+        [
+          `--kubeconfig=${kcmConfig}`,
+          '--leader-elect=false',
+          '--use-service-account-credentials=true',
+          '--controllers=persistentvolume-binder-controller,persistentvolume-attach-detach-controller,persistentvolume-expander-controller,persistentvolume-protection-controller,persistentvolumeclaim-protection-controller',
+          '--bind-address=127.0.0.1',
+          `--secure-port=${kcmPort}`,
+          `--cert-dir=${join(dir, 'kcm-certs')}`,
+        ],
+        dir,
+      );
+      processes.push(kcm);
+      await waitReady(
+        kcm,
+        'healthy /healthz',
+        async () => (await call(`https://127.0.0.1:${kcmPort}/healthz`)).body === 'ok',
+      );
+    }
+
+    const api = async (method: string, path: string, body?: unknown): Promise<unknown> => {
+      const answer = await call(`${server}${path}`, { method, token: adminToken, body });
+      if (answer.status < 200 || answer.status >= 300) {
+        throw new Error(`${method} ${path}: HTTP ${answer.status}: ${answer.body.slice(0, 400)}`);
+      }
+      return answer.body === '' ? undefined : JSON.parse(answer.body);
+    };
+    let nextSpare = 0;
+    return {
+      dir,
+      server,
+      adminToken,
+      kubeconfigPath,
+      createIdentity: async (name, clusterRole) => {
+        const spare = spares[nextSpare++];
+        if (spare === undefined)
+          throw new Error(`only ${SPARE_IDENTITIES} identities per test cluster`);
+        await api('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', {
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'ClusterRoleBinding',
+          metadata: { name: `${spare.username}-${name}` },
+          roleRef: {
+            apiGroup: 'rbac.authorization.k8s.io',
+            kind: 'ClusterRole',
+            name: clusterRole,
+          },
+          subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: spare.username }],
+        });
+        const path = join(dir, `${name}.kubeconfig`);
+        writeFileSync(path, kubeconfig(server, spare.username, spare.token), { mode: 0o600 });
+        return { ...spare, kubeconfigPath: path };
+      },
+      createObject: (path, object) => api('POST', path, object),
+      getObject: (path) => api('GET', path),
+      deleteObject: async (path) => {
+        await api('DELETE', path);
+      },
+      stopApiServer: () => terminate(apiserver),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
