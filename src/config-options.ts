@@ -343,4 +343,47 @@ export const OPTIONS: readonly OptionSpec[] = [
     schema: int(1, 65535),
     defaultValue: 4420,
   },
+  {
+    key: 'kubeconfig',
+    flags: '--kubeconfig <file>',
+    description:
+      'kubeconfig for the Kubernetes API; default: the in-cluster service account when running in a pod, else no Kubernetes features',
+    accepts: 'a readable kubeconfig file',
+    schema: text.pipe(z.string().min(1)).optional(),
+  },
+  {
+    key: 'leaderElect',
+    flags: '--leader-elect <bool>',
+    description:
+      'controller: only the replica holding the Lease changes volumes (needs Kubernetes); followers answer UNAVAILABLE',
+    accepts: 'true | false',
+    schema: bool,
+    defaultValue: true,
+  },
+  {
+    key: 'leaderElectionNamespace',
+    flags: '--leader-election-namespace <ns>',
+    description:
+      "namespace of the leader Lease; default: the pod's own namespace, else kube-system",
+    accepts: 'a Kubernetes namespace name',
+    schema: text.pipe(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/)).optional(),
+  },
+  {
+    key: 'leaderElectionLeaseDurationMs',
+    flags: '--leader-election-lease-duration <duration>',
+    description:
+      'how long a silent leader keeps the Lease; it renews every lease/7.5 and steps down after 2/3 of it without renewing',
+    accepts: 'a duration from 3s to 5m',
+    schema: duration(3_000, 300_000),
+    defaultValue: '15s',
+  },
+  {
+    key: 'kubernetesResyncMs',
+    flags: '--kubernetes-resync <duration>',
+    description:
+      'how often the Node, PV and VolumeAttachment caches are re-delivered to their handlers',
+    accepts: 'a duration from 30s to 24h',
+    schema: duration(30_000, 86_400_000),
+    defaultValue: '5m',
+  },
 ];

@@ -33,6 +33,12 @@ export interface Config {
   /** NVMe/TCP address nodes connect to, when a StorageClass gives none. */
   readonly nvmeAddress: string | undefined;
   readonly nvmePort: number;
+  /** Kubernetes API credentials; undefined: in-cluster when in a pod, else none. */
+  readonly kubeconfig: string | undefined;
+  readonly leaderElect: boolean;
+  readonly leaderElectionNamespace: string | undefined;
+  readonly leaderElectionLeaseDurationMs: number;
+  readonly kubernetesResyncMs: number;
 }
 
 export type EmulatorLatency =

@@ -69,6 +69,9 @@ describe('loadConfig', () => {
       volumePath: '/storage-pool/metal-csi',
       nvmeAddress: '10.42.241.3',
       nvmePort: 4420,
+      leaderElect: true,
+      leaderElectionLeaseDurationMs: 15_000,
+      kubernetesResyncMs: 300_000,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

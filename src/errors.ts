@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   'OUT_OF_RANGE',
   'NOT_IMPLEMENTED',
   'RDS_UNAVAILABLE',
+  'NOT_LEADER',
   'RDS_COMMAND_FAILED',
   'RDS_PARSE_FAILED',
   'OPERATION_TIMEOUT',
@@ -117,6 +118,11 @@ export class NotImplementedError extends DriverError {
 /** The RDS cannot be reached right now (connection refused, dropped, handshake failed). */
 export class RdsUnavailableError extends DriverError {
   readonly code = 'RDS_UNAVAILABLE';
+}
+
+/** This controller replica is a follower: only the leader changes volumes (leader election). */
+export class NotLeaderError extends DriverError {
+  readonly code = 'NOT_LEADER';
 }
 
 /** The RDS answered a command with an error; `deviceMessage` is its own text, one line. */

@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 
+import type { KubeConfig } from '@kubernetes/client-node';
+
 import { loadConfig, type Config } from './config.js';
 import { createControllerService } from './csi/controller-service.js';
 import { createIdentityService } from './csi/identity-service.js';
@@ -22,9 +24,12 @@ import { SshShell, type ShellStats } from './rds/ssh-shell.js';
 import {
   connectionGauge,
   createMetrics,
+  eventMetrics,
   shellObserver,
   type DriverMetrics,
 } from './observability/metrics.js';
+import { loadKubeConfig } from './k8s/kube-config.js';
+import { createKubernetesLayer, type KubernetesLayer } from './k8s/kubernetes-layer.js';
 import { rdsSettingsFromConfig, type RdsSettings } from './rds-settings.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure or forced stop, 2 bad configuration. */
@@ -51,6 +56,8 @@ export interface Driver {
   readonly metrics: DriverMetrics;
   /** The RDS connection's counters (controller only). */
   rdsStats(): ShellStats | undefined;
+  /** Caches, PV writer, events and leader election (controller with a Kubernetes API only). */
+  readonly kubernetes: KubernetesLayer | undefined;
   /** Drains and stops everything; safe to call twice. */
   stop(): Promise<ShutdownResult>;
 }
@@ -61,6 +68,8 @@ export interface DriverDeps {
   readonly version: string;
   /** How to reach the RDS; required when the controller is served. */
   readonly rds?: RdsSettings;
+  /** The Kubernetes API; without it: no caches, events or leader election (quickstart). */
+  readonly kubeConfig?: KubeConfig;
 }
 
 /** The controller's RDS: one SSH connection (started now, so health is known) and the client. */
@@ -114,6 +123,29 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       ]);
     backend = connectRds(config, deps.rds, deps, health, metrics);
   }
+  let kubernetes: KubernetesLayer | undefined;
+  if (servesController && deps.kubeConfig !== undefined) {
+    kubernetes = createKubernetesLayer({
+      kubeConfig: deps.kubeConfig,
+      driverName: config.driverName,
+      instance: config.nodeId,
+      resyncMs: config.kubernetesResyncMs,
+      leaderElection: config.leaderElect
+        ? {
+            namespace: config.leaderElectionNamespace,
+            leaseDurationMs: config.leaderElectionLeaseDurationMs,
+          }
+        : undefined,
+      clock,
+      log: log.child({ component: 'k8s' }),
+      health: (name, reason) => health.register(name, reason),
+      eventMetrics: eventMetrics(metrics),
+      onLeadershipChange: (leading) => metrics.leader.set(leading ? 1 : 0),
+    });
+    metrics.leader.set(kubernetes.elector === undefined ? 1 : 0);
+  } else {
+    metrics.leader.set(servesController ? 1 : 0);
+  }
   const services: CsiServices = {
     identity: createIdentityService({
       ...rpc,
@@ -129,6 +161,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
             version,
             rds: backend.rds,
             locks: new OperationLocks(clock),
+            ...(kubernetes !== undefined ? { leadership: kubernetes.leadership } : {}),
             defaults: {
               volumePath: config.volumePath,
               nvmeAddress: deps.rds?.nvmeAddress,
@@ -163,13 +196,16 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
     backend?.shell.close();
     throw error;
   }
+  kubernetes?.start();
   return {
     address,
     health,
     metrics,
     rdsStats: () => backend?.shell.stats(),
+    kubernetes,
     stop: async () => {
       const result = await server.shutdown(config.shutdownTimeoutMs);
+      await kubernetes?.stop();
       backend?.shell.close();
       return result;
     },
@@ -238,11 +274,18 @@ export async function main(io: ProcessIo): Promise<number> {
         (path) => readFileSync(path, 'utf8'),
         (secret) => logging.redactor.addSecretValue(secret),
       );
+    const kubeConfig = config.quickstart ? undefined : loadKubeConfig(config.kubeconfig, io.env);
+    if (kubeConfig === undefined && config.mode !== 'node' && !config.quickstart) {
+      log.warn(
+        'no Kubernetes API (no --kubeconfig, not in a pod): no leader election, events or caches',
+      );
+    }
     driver = await startDriver(config, {
       log: logging.logger,
       clock: systemClock,
       version,
       ...(settings !== undefined ? { rds: settings } : {}),
+      ...(kubeConfig !== undefined ? { kubeConfig } : {}),
     });
   } catch (error) {
     log.error('cannot start', { error: describeError(error) });

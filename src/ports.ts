@@ -163,3 +163,16 @@ export interface MountTable {
   /** Every mount whose mount point is exactly `path` (stacked mounts included, oldest first). */
   mountsAt(path: string, options?: CallOptions): Promise<MountEntry[]>;
 }
+
+/** Whether this controller replica may change volumes (leader election; always yes without it). */
+export interface Leadership {
+  isLeader(): boolean;
+  /** The current leader's identity, for messages ('' when unknown). */
+  leader(): string;
+}
+
+/** Kubernetes event counters, by reason (bounded: reasons are constants in code). */
+export interface EventMetrics {
+  posted(reason: string): void;
+  dropped(reason: string, why: 'queue-full' | 'post-failed'): void;
+}

@@ -1,6 +1,7 @@
 // controller-service.ts: the CSI Controller service: volumes and snapshots on the RDS.
 // Publish/unpublish arrive with the attachment actors (issue 13) and are not advertised until then.
-import { InvalidInputError, NotFoundError } from '../errors.js';
+import { InvalidInputError, NotFoundError, NotLeaderError } from '../errors.js';
+import type { Leadership } from '../ports.js';
 import { isVolumeId } from '../naming.js';
 import type { ControllerHandlers } from './generated/csi/v1/Controller.js';
 import type { ControllerServiceCapability } from './generated/csi/v1/ControllerServiceCapability.js';
@@ -27,6 +28,17 @@ import { firstCapabilityProblem } from './volume-capabilities.js';
 
 export interface ControllerDeps extends RpcDeps, VolumeHandlerDeps {
   readonly version: string;
+  /** Without leader election every replica may act. */
+  readonly leadership?: Leadership;
+}
+
+/** Mutations run on the leader only; a follower answers UNAVAILABLE, which the sidecars retry. */
+function requireLeader(deps: ControllerDeps, method: string): void {
+  if (deps.leadership === undefined || deps.leadership.isLeader()) return;
+  const leader = deps.leadership.leader();
+  throw new NotLeaderError(
+    `${method}: this controller replica is not the leader${leader ? ` (${leader} is)` : ''}; retry, the leader answers`,
+  );
 }
 
 /**
@@ -67,12 +79,16 @@ export function createControllerService(deps: ControllerDeps): ControllerHandler
     ),
     CreateVolume: wrapUnary(
       'CreateVolume',
-      (request, { signal }) => createVolume(request, deps, signal),
+      (request, { signal }) => {
+        requireLeader(deps, 'CreateVolume');
+        return createVolume(request, deps, signal);
+      },
       deps,
     ),
     DeleteVolume: wrapUnary(
       'DeleteVolume',
       async (request, { signal }) => {
+        requireLeader(deps, 'DeleteVolume');
         await deleteVolume(request.volumeId, deps, signal);
         return {};
       },
@@ -163,17 +179,24 @@ export function createControllerService(deps: ControllerDeps): ControllerHandler
     ),
     ControllerExpandVolume: wrapUnary(
       'ControllerExpandVolume',
-      (request, { signal }) => expandVolume(request, deps, signal),
+      (request, { signal }) => {
+        requireLeader(deps, 'ControllerExpandVolume');
+        return expandVolume(request, deps, signal);
+      },
       deps,
     ),
     CreateSnapshot: wrapUnary(
       'CreateSnapshot',
-      async (request, { signal }) => ({ snapshot: await createSnapshot(request, deps, signal) }),
+      async (request, { signal }) => {
+        requireLeader(deps, 'CreateSnapshot');
+        return { snapshot: await createSnapshot(request, deps, signal) };
+      },
       deps,
     ),
     DeleteSnapshot: wrapUnary(
       'DeleteSnapshot',
       async (request, { signal }) => {
+        requireLeader(deps, 'DeleteSnapshot');
         await deleteSnapshot(request.snapshotId, deps, signal);
         return {};
       },

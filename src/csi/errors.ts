@@ -24,6 +24,8 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, Status>> = {
   OUT_OF_RANGE: Status.OUT_OF_RANGE,
   NOT_IMPLEMENTED: Status.UNIMPLEMENTED,
   RDS_UNAVAILABLE: Status.UNAVAILABLE,
+  // A follower replica: retryable; the leader (or the next one) answers.
+  NOT_LEADER: Status.UNAVAILABLE,
   RDS_COMMAND_FAILED: Status.INTERNAL,
   RDS_PARSE_FAILED: Status.INTERNAL,
   // Sidecars treat DEADLINE_EXCEEDED as "may still be running" and retry; that is the truth

@@ -6,7 +6,7 @@
 // `result` one of four words; never a volume ID, slot or path.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-import type { HealthReporter, ShellObserver } from '../ports.js';
+import type { EventMetrics, HealthReporter, ShellObserver } from '../ports.js';
 
 /** Seconds; the Phase 7 buckets, widened at the top for slow device mutations (a 1 TiB add). */
 export const RDS_COMMAND_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -18,6 +18,11 @@ export interface DriverMetrics {
   readonly rdsHandshakes: Counter;
   readonly rdsCommands: Counter<'command' | 'result'>;
   readonly rdsCommandSeconds: Histogram<'command'>;
+  /** Seed name (Go driver): every event posted, by reason. */
+  readonly eventsPosted: Counter<'reason'>;
+  readonly eventsDropped: Counter<'reason' | 'why'>;
+  /** 1 while this controller replica holds the leader Lease. */
+  readonly leader: Gauge;
 }
 
 export function createMetrics(): DriverMetrics {
@@ -47,6 +52,30 @@ export function createMetrics(): DriverMetrics {
       buckets: RDS_COMMAND_BUCKETS,
       registers: [registry],
     }),
+    eventsPosted: new Counter({
+      name: 'rds_csi_events_posted_total',
+      help: 'Kubernetes events posted (or aggregated into an earlier one), by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    eventsDropped: new Counter({
+      name: 'rds_csi_events_dropped_total',
+      help: 'Kubernetes events dropped: queue-full (the API server is slow or gone) or post-failed',
+      labelNames: ['reason', 'why'],
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: 'rds_csi_leader',
+      help: '1 while this controller replica holds the leader Lease (always 1 without leader election)',
+      registers: [registry],
+    }),
+  };
+}
+
+export function eventMetrics(metrics: DriverMetrics): EventMetrics {
+  return {
+    posted: (reason) => metrics.eventsPosted.inc({ reason }),
+    dropped: (reason, why) => metrics.eventsDropped.inc({ reason, why }),
   };
 }
 

@@ -1,5 +1,7 @@
 // driver-fixture.ts: the whole driver in-process, against an in-process RouterOS emulator over real
 // SSH, on a unix socket in a temp dir, with a typed gRPC client. `stop()` tears everything down.
+import type { KubeConfig } from '@kubernetes/client-node';
+
 import { loadConfig, type Config } from '../../src/config.js';
 import { packageVersion, startDriver, systemClock, type Driver } from '../../src/main.js';
 import type { EmulatorOptions } from '../../src/rds/emulator/emulator.js';
@@ -48,6 +50,7 @@ export async function driverFixture(
   argv: readonly string[] = [],
   emulator: Partial<EmulatorOptions> = {},
   rdsOverrides: Partial<RdsSettings> = {},
+  kubeConfig?: KubeConfig,
 ): Promise<DriverFixture> {
   const dir = tempDir('drv-');
   const rds = await emulatorFixture(emulator);
@@ -70,6 +73,7 @@ export async function driverFixture(
       nvmeAddress: '127.0.0.1',
       ...rdsOverrides,
     },
+    ...(kubeConfig !== undefined ? { kubeConfig } : {}),
   });
   const clients = csiClients(driver.address);
   return {

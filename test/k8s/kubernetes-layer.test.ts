@@ -1,0 +1,438 @@
+// The driver's Kubernetes layer against a real etcd + kube-apiserver (issue 6), running as an
+// identity bound to the controller's ClusterRole from deploy/kubernetes/controller-rbac.yaml, so
+// a permission the code needs but the role lacks fails here. The last test stops the API server.
+import { readFileSync } from 'node:fs';
+
+import {
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1PersistentVolume,
+} from '@kubernetes/client-node';
+import { status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+import { createClusterCaches, type ClusterCaches } from '../../src/k8s/caches.js';
+import { EventRecorder } from '../../src/k8s/event-recorder.js';
+import { LeaderElector } from '../../src/k8s/leader-election.js';
+import { PvWriter } from '../../src/k8s/pv-writer.js';
+import type { CacheEvent } from '../../src/k8s/watched-cache.js';
+import { systemClock } from '../../src/main.js';
+import type { EventMetrics, HealthReporter } from '../../src/ports.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { grpcError } from '../helpers/csi-client.js';
+import { createRequest } from '../helpers/controller-requests.js';
+import { driverFixture } from '../helpers/driver-fixture.js';
+import { captureLog } from '../helpers/log-capture.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const DRIVER = 'rds.csi.srvlab.io';
+const ROLE = parse(
+  readFileSync(new URL('../../deploy/kubernetes/controller-rbac.yaml', import.meta.url), 'utf8'),
+) as { metadata: { name: string } };
+
+let cluster: Cluster;
+let driverKube: KubeConfig;
+let admin: CoreV1Api;
+const log = captureLog('info');
+
+beforeAll(async () => {
+  cluster = await startCluster({ controllerManager: false });
+  await cluster.createObject('/apis/rbac.authorization.k8s.io/v1/clusterroles', ROLE);
+  const identity = await cluster.createIdentity('rds-csi-controller', ROLE.metadata.name);
+  driverKube = new KubeConfig();
+  driverKube.loadFromFile(identity.kubeconfigPath);
+  const adminKube = new KubeConfig();
+  adminKube.loadFromFile(cluster.kubeconfigPath);
+  admin = adminKube.makeApiClient(CoreV1Api);
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+function pv(
+  name: string,
+  driver = DRIVER,
+  claim?: { namespace: string; name: string },
+): V1PersistentVolume {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name },
+    spec: {
+      capacity: { storage: '1Gi' },
+      accessModes: ['ReadWriteOnce'],
+      persistentVolumeReclaimPolicy: 'Retain',
+      csi: { driver, volumeHandle: `pvc-${name}` },
+      ...(claim !== undefined
+        ? { claimRef: { namespace: claim.namespace, name: claim.name } }
+        : {}),
+    },
+  };
+}
+
+function recordingHealth(): HealthReporter & { states: string[] } {
+  const states: string[] = [];
+  return {
+    states,
+    healthy: () => states.push('healthy'),
+    unhealthy: (reason) => states.push(`unhealthy: ${reason}`),
+  };
+}
+
+function countingMetrics(): EventMetrics & { postedReasons: string[]; droppedReasons: string[] } {
+  const postedReasons: string[] = [];
+  const droppedReasons: string[] = [];
+  return {
+    postedReasons,
+    droppedReasons,
+    posted: (reason) => postedReasons.push(reason),
+    dropped: (reason, why) => droppedReasons.push(`${reason}:${why}`),
+  };
+}
+
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+describe('caches (list + watch)', () => {
+  let caches: ClusterCaches;
+  const seen: string[] = [];
+  const reporters = new Map<string, ReturnType<typeof recordingHealth>>();
+
+  beforeAll(async () => {
+    caches = createClusterCaches({
+      kubeConfig: driverKube,
+      driverName: DRIVER,
+      resyncMs: 1_000,
+      clock: systemClock,
+      log: log.logger,
+      health: (name) => {
+        const reporter = recordingHealth();
+        reporters.set(name, reporter);
+        return reporter;
+      },
+    });
+    const note =
+      (kind: string) =>
+      (event: CacheEvent, object: { metadata?: { name?: string } }): void => {
+        if (event !== 'resync') seen.push(`${kind} ${event} ${object.metadata?.name ?? ''}`);
+      };
+    caches.nodes.on(note('node'));
+    caches.volumes.on(note('pv'));
+    caches.attachments.on(note('va'));
+    await cluster.createObject('/api/v1/nodes', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'before-start' },
+    });
+    await caches.start();
+  }, 60_000);
+
+  afterAll(() => caches.stop());
+
+  it('is synced after the first list and reports each cache healthy', () => {
+    expect(caches.nodes.list().map((n) => n.metadata?.name)).toContain('before-start');
+    for (const name of ['k8s-nodes', 'k8s-persistentvolumes', 'k8s-volumeattachments']) {
+      expect(reporters.get(name)?.states.at(-1), name).toBe('healthy');
+    }
+  });
+
+  it("sees creates, updates and deletes, and keeps only this driver's PVs and attachments", async () => {
+    await cluster.createObject('/api/v1/nodes', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'worker-a' },
+    });
+    await cluster.createObject('/api/v1/persistentvolumes', pv('ours'));
+    await cluster.createObject('/api/v1/persistentvolumes', pv('theirs', 'other.csi.example.com'));
+    for (const [name, attacher] of [
+      ['va-ours', DRIVER],
+      ['va-theirs', 'other.csi.example.com'],
+    ] as const) {
+      await cluster.createObject('/apis/storage.k8s.io/v1/volumeattachments', {
+        apiVersion: 'storage.k8s.io/v1',
+        kind: 'VolumeAttachment',
+        metadata: { name },
+        spec: { attacher, nodeName: 'worker-a', source: { persistentVolumeName: 'ours' } },
+      });
+    }
+    await waitFor(() => seen.includes('va add va-ours') && seen.includes('node add worker-a'), {
+      what: 'the adds',
+    });
+    expect(caches.volumes.list().map((p) => p.metadata?.name)).toEqual(['ours']);
+    expect(caches.attachments.list().map((v) => v.metadata?.name)).toEqual(['va-ours']);
+    expect(seen).not.toContain('pv add theirs');
+    expect(seen).not.toContain('va add va-theirs');
+
+    await admin.patchPersistentVolume(
+      { name: 'ours', body: { metadata: { labels: { touched: 'yes' } } } },
+      mergePatch,
+    );
+    await waitFor(() => seen.includes('pv update ours'), { what: 'the update' });
+    expect(caches.volumes.get('ours')?.metadata?.labels?.['touched']).toBe('yes');
+
+    await admin.deletePersistentVolume({ name: 'ours' });
+    // The pv-protection finalizer holds it (no controller-manager here): release it by hand.
+    await admin.patchPersistentVolume(
+      { name: 'ours', body: { metadata: { finalizers: null } } },
+      mergePatch,
+    );
+    await waitFor(() => seen.includes('pv delete ours'), { what: 'the delete' });
+    expect(caches.volumes.get('ours')).toBeUndefined();
+  });
+
+  it('re-delivers the cached objects on every resync', async () => {
+    let resyncs = 0;
+    caches.nodes.on((event) => {
+      if (event === 'resync') resyncs++;
+    });
+    await waitFor(() => resyncs >= 4, { timeoutMs: 5_000, what: 'two resyncs of two nodes' });
+  });
+});
+
+describe('PV writes with optimistic concurrency', () => {
+  it('a patch racing another writer is retried and both changes survive', async () => {
+    await cluster.createObject('/api/v1/persistentvolumes', pv('race'));
+    const writer = new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger });
+    const other = new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger });
+    let decisions = 0;
+    const written = await writer.updateAnnotations('race', async () => {
+      decisions++;
+      // After our read and before our patch, another writer lands: our resourceVersion is stale.
+      if (decisions === 1)
+        await other.updateAnnotations('race', () => ({ 'example.com/other': 'theirs' }));
+      return { 'rds.csi.srvlab.io/attachment': 'worker-a' };
+    });
+    expect(decisions).toBe(2);
+    expect(written?.metadata?.annotations).toMatchObject({
+      'example.com/other': 'theirs',
+      'rds.csi.srvlab.io/attachment': 'worker-a',
+    });
+    const stored = await admin.readPersistentVolume({ name: 'race' });
+    expect(stored.metadata?.annotations).toMatchObject({
+      'example.com/other': 'theirs',
+      'rds.csi.srvlab.io/attachment': 'worker-a',
+    });
+    // null removes; nothing to change makes no write.
+    const removed = await writer.updateAnnotations('race', () => ({ 'example.com/other': null }));
+    expect(removed?.metadata?.annotations?.['example.com/other']).toBeUndefined();
+    const unchanged = await writer.updateAnnotations('race', () => undefined);
+    expect(unchanged?.metadata?.resourceVersion).toBe(removed?.metadata?.resourceVersion);
+    expect(await writer.updateAnnotations('no-such-pv', () => ({ a: 'b' }))).toBeUndefined();
+  });
+
+  it('finds the PVC through claimRef, and not a new PVC that reuses the name', async () => {
+    await cluster.createObject('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'apps' },
+    });
+    const pvc = (await cluster.createObject('/api/v1/namespaces/apps/persistentvolumeclaims', {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'data' },
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        resources: { requests: { storage: '1Gi' } },
+        storageClassName: '',
+      },
+    })) as { metadata: { uid: string } };
+    const writer = new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger });
+    const bound = pv('bound', DRIVER, { namespace: 'apps', name: 'data' });
+    expect(await writer.claimOf(bound)).toEqual({
+      namespace: 'apps',
+      name: 'data',
+      uid: pvc.metadata.uid,
+    });
+    const stale = {
+      ...bound,
+      spec: { ...bound.spec, claimRef: { namespace: 'apps', name: 'data', uid: 'another-uid' } },
+    };
+    expect(await writer.claimOf(stale)).toBeUndefined();
+    expect(await writer.claimOf(pv('unbound'))).toBeUndefined();
+  });
+});
+
+describe('events', () => {
+  it('posts an event on the PVC in its namespace, readable from the API, and aggregates repeats', async () => {
+    const metrics = countingMetrics();
+    const recorder = new EventRecorder({
+      kubeConfig: driverKube,
+      component: DRIVER,
+      instance: 'controller-0',
+      clock: systemClock,
+      log: log.logger,
+      metrics,
+    });
+    const pvc = { namespace: 'apps', name: 'data' };
+    const message = '[pvc-1]: Attached to node worker-a (duration: 12ms)';
+    recorder.record({ pvc, type: 'Normal', reason: 'VolumeAttached', message });
+    await recorder.flush();
+    const first = await admin.listNamespacedEvent({
+      namespace: 'apps',
+      fieldSelector: 'involvedObject.name=data',
+    });
+    expect(first.items).toHaveLength(1);
+    expect(first.items[0]).toMatchObject({
+      reason: 'VolumeAttached',
+      type: 'Normal',
+      message,
+      count: 1,
+      involvedObject: { kind: 'PersistentVolumeClaim', namespace: 'apps', name: 'data' },
+      source: { component: DRIVER },
+    });
+    for (let i = 0; i < 3; i++)
+      recorder.record({ pvc, type: 'Normal', reason: 'VolumeAttached', message });
+    recorder.record({
+      pvc,
+      type: 'Warning',
+      reason: 'AttachmentConflict',
+      message: 'another message',
+    });
+    await recorder.flush();
+    const after = await admin.listNamespacedEvent({
+      namespace: 'apps',
+      fieldSelector: 'involvedObject.name=data',
+    });
+    expect(after.items.map((e) => [e.reason, e.count]).sort()).toEqual([
+      ['AttachmentConflict', 1],
+      ['VolumeAttached', 4],
+    ]);
+    expect(metrics.postedReasons).toHaveLength(5);
+    expect(metrics.droppedReasons).toEqual([]);
+  });
+});
+
+describe('leader election', () => {
+  function elector(identity: string, events: string[]): LeaderElector {
+    return new LeaderElector({
+      kubeConfig: driverKube,
+      namespace: 'kube-system',
+      name: 'rds-csi-test-controller',
+      identity,
+      leaseDurationMs: 3_000,
+      renewDeadlineMs: 2_000,
+      retryPeriodMs: 400,
+      clock: systemClock,
+      log: log.logger,
+      onStartedLeading: () => events.push(`${identity} leads`),
+      onStoppedLeading: () => events.push(`${identity} stops`),
+    });
+  }
+
+  it('one replica leads; when it dies silently the other takes over within the lease duration', async () => {
+    const events: string[] = [];
+    const a = elector('replica-a', events);
+    a.start();
+    await waitFor(() => a.isLeader, { what: 'replica-a to lead' });
+    const b = elector('replica-b', events);
+    b.start();
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(b.isLeader).toBe(false);
+    expect(b.holder).toBe('replica-a');
+
+    const crashed = Date.now();
+    await a.stop({ release: false });
+    await waitFor(() => b.isLeader, { timeoutMs: 6_000, what: 'replica-b to take over' });
+    const takeover = Date.now() - crashed;
+    expect(takeover).toBeLessThanOrEqual(3_000 + 400 + 500);
+    expect(takeover).toBeGreaterThanOrEqual(2_000); // it waited for the lease to expire
+    expect(events).toEqual(['replica-a leads', 'replica-a stops', 'replica-b leads']);
+
+    // A graceful stop releases the lease: the next replica takes over within a retry period or two.
+    const c = elector('replica-c', events);
+    c.start();
+    const released = Date.now();
+    await b.stop();
+    await waitFor(() => c.isLeader, { timeoutMs: 3_000, what: 'replica-c to take over' });
+    expect(Date.now() - released).toBeLessThan(1_500);
+    await c.stop();
+  }, 20_000);
+});
+
+describe('the controller with leader election', () => {
+  it('only the leader changes volumes; a follower answers UNAVAILABLE naming the leader', async () => {
+    const argv = [
+      '--mode',
+      'controller',
+      '--leader-election-namespace',
+      'kube-system',
+      '--leader-election-lease-duration',
+      '3s',
+    ];
+    const first = await driverFixture([...argv, '--node-id', 'controller-a'], {}, {}, driverKube);
+    await waitFor(() => first.driver.kubernetes?.leadership.isLeader(), {
+      timeoutMs: 5_000,
+      what: 'a leader',
+    });
+    const second = await driverFixture([...argv, '--node-id', 'controller-b'], {}, {}, driverKube);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(second.driver.kubernetes?.leadership.isLeader()).toBe(false);
+      const created = await first.clients.controller.CreateVolume(createRequest('led'));
+      expect(created.volume?.volumeId).toMatch(/^pvc-/);
+      const refused = await grpcError(second.clients.controller.CreateVolume(createRequest('led')));
+      expect(refused.code).toBe(status.UNAVAILABLE);
+      expect(refused.details).toMatch(
+        /^CreateVolume: this controller replica is not the leader \(controller-a_[0-9a-f]{8} is\); retry/,
+      );
+      expect(second.rds.emulator.state().disks).toEqual([]);
+      // Reads are served by every replica.
+      await second.clients.controller.ListVolumes({});
+      expect(await first.driver.metrics.registry.getSingleMetricAsString('rds_csi_leader')).toMatch(
+        /rds_csi_leader 1/,
+      );
+      expect(
+        await second.driver.metrics.registry.getSingleMetricAsString('rds_csi_leader'),
+      ).toMatch(/rds_csi_leader 0/);
+      // The leader stops (and releases): the follower takes over and now serves mutations.
+      await first.stop();
+      await waitFor(() => second.driver.kubernetes?.leadership.isLeader(), {
+        timeoutMs: 5_000,
+        what: 'failover',
+      });
+      await second.clients.controller.CreateVolume(createRequest('after-failover'));
+    } finally {
+      await second.stop();
+    }
+  }, 30_000);
+});
+
+describe('with the API server gone', () => {
+  it('event posting drops and counts instead of blocking the caller', async () => {
+    await cluster.stopApiServer();
+    const metrics = countingMetrics();
+    const recorder = new EventRecorder({
+      kubeConfig: driverKube,
+      component: DRIVER,
+      instance: 'controller-0',
+      clock: systemClock,
+      log: log.logger,
+      metrics,
+      queueSize: 10,
+      requestTimeoutMs: 500,
+      attempts: 2,
+    });
+    const started = performance.now();
+    for (let i = 0; i < 200; i++) {
+      recorder.record({
+        pvc: { namespace: 'apps', name: 'data' },
+        type: 'Normal',
+        reason: 'VolumeDetached',
+        message: `n${i}`,
+      });
+    }
+    const elapsed = performance.now() - started;
+    expect(elapsed).toBeLessThan(50); // 200 calls, never waiting on the network
+    expect(
+      metrics.droppedReasons.filter((d) => d === 'VolumeDetached:queue-full').length,
+    ).toBeGreaterThanOrEqual(189);
+    await recorder.flush();
+    expect(metrics.droppedReasons.filter((d) => d === 'VolumeDetached:post-failed')).toHaveLength(
+      200 - 189,
+    );
+    expect(metrics.postedReasons).toEqual([]);
+  }, 60_000);
+});
