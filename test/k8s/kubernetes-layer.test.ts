@@ -94,6 +94,21 @@ function countingMetrics(): EventMetrics & { postedReasons: string[]; droppedRea
   };
 }
 
+function eventRecorder(
+  metrics: EventMetrics,
+  limits: { queueSize?: number; requestTimeoutMs?: number; attempts?: number } = {},
+): EventRecorder {
+  return new EventRecorder({
+    kubeConfig: driverKube,
+    component: DRIVER,
+    instance: 'controller-0',
+    clock: systemClock,
+    log: log.logger,
+    metrics,
+    ...limits,
+  });
+}
+
 const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 describe('caches (list + watch)', () => {
@@ -258,14 +273,7 @@ describe('PV writes with optimistic concurrency', () => {
 describe('events', () => {
   it('posts an event on the PVC in its namespace, readable from the API, and aggregates repeats', async () => {
     const metrics = countingMetrics();
-    const recorder = new EventRecorder({
-      kubeConfig: driverKube,
-      component: DRIVER,
-      instance: 'controller-0',
-      clock: systemClock,
-      log: log.logger,
-      metrics,
-    });
+    const recorder = eventRecorder(metrics);
     const pvc = { namespace: 'apps', name: 'data' };
     const message = '[pvc-1]: Attached to node worker-a (duration: 12ms)';
     recorder.record({ pvc, type: 'Normal', reason: 'VolumeAttached', message });
@@ -404,17 +412,7 @@ describe('with the API server gone', () => {
   it('event posting drops and counts instead of blocking the caller', async () => {
     await cluster.stopApiServer();
     const metrics = countingMetrics();
-    const recorder = new EventRecorder({
-      kubeConfig: driverKube,
-      component: DRIVER,
-      instance: 'controller-0',
-      clock: systemClock,
-      log: log.logger,
-      metrics,
-      queueSize: 10,
-      requestTimeoutMs: 500,
-      attempts: 2,
-    });
+    const recorder = eventRecorder(metrics, { queueSize: 10, requestTimeoutMs: 500, attempts: 2 });
     const started = performance.now();
     for (let i = 0; i < 200; i++) {
       recorder.record({
