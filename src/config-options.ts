@@ -347,7 +347,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'kubeconfig',
     flags: '--kubeconfig <file>',
     description:
-      'kubeconfig for the Kubernetes API; default: the in-cluster service account when running in a pod, else no Kubernetes features',
+      'kubeconfig for the Kubernetes API; default: the in-cluster service account. Controller and all modes need one or the other (fencing), except with --quickstart',
     accepts: 'a readable kubeconfig file',
     schema: text.pipe(z.string().min(1)).optional(),
   },

@@ -249,6 +249,25 @@ export async function main(io: ProcessIo): Promise<number> {
     return EXIT.badConfig;
   }
 
+  // The controller fences attachments through Kubernetes: without the API it would fence nothing
+  // (field-lessons #26), so outside the quickstart it refuses to start.
+  let kubeConfig: KubeConfig | undefined;
+  try {
+    kubeConfig =
+      config.quickstart || config.mode === 'node'
+        ? undefined
+        : loadKubeConfig(config.kubeconfig, io.env);
+    if (kubeConfig === undefined && config.mode !== 'node' && !config.quickstart) {
+      throw new InvalidConfigError([
+        `--mode ${config.mode} needs the Kubernetes API for attachment fencing and leader election: run in a pod (in-cluster credentials) or give --kubeconfig (env RDS_CSI_KUBECONFIG); --quickstart runs without it`,
+      ]);
+    }
+  } catch (error) {
+    if (!(error instanceof InvalidConfigError)) throw error;
+    io.stderr.write(`rds-csi-ts: ${error.message}\n(run rds-csi-ts --help for all options)\n`);
+    return EXIT.badConfig;
+  }
+
   const logging = createLogger({
     format: config.logFormat,
     level: config.logLevel,
@@ -274,12 +293,6 @@ export async function main(io: ProcessIo): Promise<number> {
         (path) => readFileSync(path, 'utf8'),
         (secret) => logging.redactor.addSecretValue(secret),
       );
-    const kubeConfig = config.quickstart ? undefined : loadKubeConfig(config.kubeconfig, io.env);
-    if (kubeConfig === undefined && config.mode !== 'node' && !config.quickstart) {
-      log.warn(
-        'no Kubernetes API (no --kubeconfig, not in a pod): no leader election, events or caches',
-      );
-    }
     driver = await startDriver(config, {
       log: logging.logger,
       clock: systemClock,

@@ -59,6 +59,32 @@ describe('rds-csi-ts executable', () => {
     expect(result.stdout).toBe('');
   });
 
+  it('refuses controller mode without the Kubernetes API (no fencing otherwise)', () => {
+    const args = [
+      '--mode',
+      'controller',
+      '--rds-address',
+      '10.0.0.1',
+      '--rds-password-file',
+      '/dev/null',
+    ];
+    const result = spawnSync(process.execPath, [CLI, ...args, '--rds-insecure-skip-host-key'], {
+      encoding: 'utf8',
+      env: { PATH: process.env['PATH'] ?? '' },
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain(
+      '--mode controller needs the Kubernetes API for attachment fencing',
+    );
+    const bad = spawnSync(
+      process.execPath,
+      [CLI, ...args, '--rds-insecure-skip-host-key', '--kubeconfig', '/no/such/file'],
+      { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '' } },
+    );
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--kubeconfig /no/such/file cannot be read');
+  });
+
   it('quickstart serves, says what to try next, and stops cleanly on SIGTERM', async () => {
     const dir = tempDir();
     dirs.push(dir);
