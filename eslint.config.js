@@ -12,10 +12,10 @@ const INNER = ['machines', 'actors'];
 /** Imports point inward: leaves <- machines <- actors <- adapters <- main.ts. */
 const layerZones = [
   // Leaves import no other layer.
-  ...['errors.ts', 'ports.ts', 'config.ts', 'naming.ts'].map((leaf) => ({
+  ...['errors.ts', 'ports.ts', 'config.ts', 'naming.ts', 'keyed-queue.ts'].map((leaf) => ({
     target: `./src/${leaf}`,
     from: ['./src/main.ts', './src/cli.ts', ...[...INNER, ...ADAPTERS].map((d) => `./src/${d}`)],
-    message: 'leaves (errors, ports, config, naming) import nothing from other layers',
+    message: 'leaves (errors, ports, config, naming, keyed-queue) import nothing from other layers',
   })),
   {
     target: './src/machines',

@@ -386,4 +386,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     schema: duration(30_000, 86_400_000),
     defaultValue: '5m',
   },
+  {
+    key: 'attachmentGracePeriodMs',
+    flags: '--attachment-grace-period <duration>',
+    description:
+      'after a detach, how long another node may take the volume over as a handoff (KubeVirt live migration); also how long a deleted node keeps its attachment before it is cleared; 0 means the default',
+    accepts: 'a duration from 0s to 1h, e.g. 30s',
+    schema: duration(0, 3_600_000),
+    defaultValue: '30s',
+  },
 ];

@@ -39,6 +39,7 @@ export interface Config {
   readonly leaderElectionNamespace: string | undefined;
   readonly leaderElectionLeaseDurationMs: number;
   readonly kubernetesResyncMs: number;
+  readonly attachmentGracePeriodMs: number;
 }
 
 export type EmulatorLatency =

@@ -72,6 +72,7 @@ describe('loadConfig', () => {
       leaderElect: true,
       leaderElectionLeaseDurationMs: 15_000,
       kubernetesResyncMs: 300_000,
+      attachmentGracePeriodMs: 30_000,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

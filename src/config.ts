@@ -113,6 +113,8 @@ export function loadConfig(inputs: ConfigInputs): ConfigOutcome {
   if (problems.length > 0) throw new InvalidConfigError(problems);
   config['nodeId'] ??= inputs.hostname;
   config['rdsHostKey'] ??= [];
+  // seed-decisions 1: a grace period <= 0 is replaced by the 30 s default.
+  if (config['attachmentGracePeriodMs'] === 0) config['attachmentGracePeriodMs'] = 30_000;
   const rds = config['rdsAddress'] as Config['rdsAddress'];
   if (config['nvmeAddress'] === undefined && rds !== undefined && isIP(rds.host) !== 0)
     config['nvmeAddress'] = rds.host;

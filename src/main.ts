@@ -2,6 +2,7 @@
 // the process lifecycle (signals, drain, exit codes). The only importer of concrete adapters.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -22,12 +23,15 @@ import { quickstartBanner, startQuickstartRds, type QuickstartRds } from './quic
 import { RdsClient } from './rds/rds-client.js';
 import { SshShell, type ShellStats } from './rds/ssh-shell.js';
 import {
+  attachmentMetricsPort,
   connectionGauge,
   createMetrics,
   eventMetrics,
   shellObserver,
   type DriverMetrics,
 } from './observability/metrics.js';
+import { AttachmentSupervisor } from './actors/attachment-supervisor.js';
+import { FileAttachmentStore } from './actors/file-attachment-store.js';
 import { loadKubeConfig } from './k8s/kube-config.js';
 import { createKubernetesLayer, type KubernetesLayer } from './k8s/kubernetes-layer.js';
 import { rdsSettingsFromConfig, type RdsSettings } from './rds-settings.js';
@@ -146,6 +150,31 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
   } else {
     metrics.leader.set(servesController ? 1 : 0);
   }
+  // Attachment fencing. Standalone (no Kubernetes: quickstart, tests) keeps records in a file in
+  // the data dir and knows one node, its own. With Kubernetes, records belong on the PVs: until
+  // that store lands, Publish/Unpublish stay unadvertised there rather than fence from a file.
+  let supervisor: AttachmentSupervisor | undefined;
+  if (servesController && kubernetes === undefined) {
+    const attachmentLog = log.child({ component: 'attachments' });
+    supervisor = new AttachmentSupervisor({
+      store: new FileAttachmentStore(join(config.dataDir, 'attachments.json')),
+      events: {
+        post: (volumeId, type, reason, message) =>
+          attachmentLog.info('event (standalone: no Kubernetes to post it to)', {
+            volumeId,
+            type,
+            reason,
+            message,
+          }),
+      },
+      metrics: attachmentMetricsPort(metrics),
+      clock,
+      log: attachmentLog,
+      graceMs: config.attachmentGracePeriodMs,
+    });
+    await supervisor.rebuild();
+  }
+  const standaloneNodes = new Set([config.nodeId]);
   const services: CsiServices = {
     identity: createIdentityService({
       ...rpc,
@@ -162,6 +191,19 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
             rds: backend.rds,
             locks: new OperationLocks(clock),
             ...(kubernetes !== undefined ? { leadership: kubernetes.leadership } : {}),
+            ...(supervisor !== undefined
+              ? {
+                  attachmentRecords: supervisor,
+                  publishing: {
+                    attachments: supervisor,
+                    nodes: { has: (nodeId: string) => standaloneNodes.has(nodeId) },
+                  },
+                  publishDefaults: {
+                    nvmeAddress: deps.rds?.nvmeAddress,
+                    nvmePort: config.nvmePort,
+                  },
+                }
+              : {}),
             defaults: {
               volumePath: config.volumePath,
               nvmeAddress: deps.rds?.nvmeAddress,
@@ -206,6 +248,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
     stop: async () => {
       const result = await server.shutdown(config.shutdownTimeoutMs);
       await kubernetes?.stop();
+      supervisor?.stop();
       backend?.shell.close();
       return result;
     },

@@ -176,3 +176,44 @@ export interface EventMetrics {
   posted(reason: string): void;
   dropped(reason: string, why: 'queue-full' | 'post-failed'): void;
 }
+
+/**
+ * One volume's attachment state as persisted (a versioned JSON record: a PV annotation, or a
+ * file in standalone mode). `state` and `context` are the machine's; `readOnly` records each
+ * node's publish mode (an incompatible repeat is ALREADY_EXISTS).
+ */
+export interface PersistedAttachment {
+  readonly v: 1;
+  readonly state: string;
+  readonly context: Readonly<Record<string, unknown>>;
+  readonly readOnly: Readonly<Record<string, boolean>>;
+  readonly savedAt: number;
+}
+
+/** Where attachment records live. `save(id, undefined)` removes the record. */
+export interface AttachmentStore {
+  loadAll(options?: CallOptions): Promise<Map<string, PersistedAttachment>>;
+  save(
+    volumeId: string,
+    record: PersistedAttachment | undefined,
+    options?: CallOptions,
+  ): Promise<void>;
+}
+
+/** Posts a Kubernetes event on the PVC of a volume (best effort; never throws). */
+export interface VolumeEventSink {
+  post(volumeId: string, type: 'Normal' | 'Warning', reason: string, message: string): void;
+}
+
+/** Attachment metrics (seed-decisions 2, plus migrations and actor states). */
+export interface AttachmentMetrics {
+  attach(status: 'success' | 'failure', seconds: number): void;
+  detach(status: 'success' | 'failure', seconds: number): void;
+  conflict(): void;
+  gracePeriodUsed(): void;
+  staleCleared(): void;
+  reconcile(action: string): void;
+  migration(result: 'started' | 'completed' | 'failed' | 'aborted', seconds?: number): void;
+  /** Count of actors per machine state, replaced wholesale. */
+  actorStates(counts: Readonly<Record<string, number>>): void;
+}

@@ -83,7 +83,7 @@ export function quickstartBanner(
     '  npm test        run every test suite',
     '  Ctrl-C          stop: in-flight calls drain, the socket is removed',
     '',
-    'Volumes and snapshots are created on the emulator; attaching them to nodes arrives in a later version.',
+    `Volumes and snapshots live on the emulator; publish/unpublish are fenced per volume (state in ${config.dataDir}/attachments.json); node staging arrives in a later version.`,
     '',
   ].join('\n');
 }

@@ -20,6 +20,7 @@ import {
   volumeMessage,
   type VolumeHandlerDeps,
 } from './controller-volumes.js';
+import { publishVolume, unpublishVolume, type PublishDeps } from './controller-publish.js';
 import { page } from './list-pages.js';
 import { notImplemented } from './not-implemented.js';
 import { checkMap, requireId } from './request-fields.js';
@@ -30,6 +31,9 @@ export interface ControllerDeps extends RpcDeps, VolumeHandlerDeps {
   readonly version: string;
   /** Without leader election every replica may act. */
   readonly leadership?: Leadership;
+  /** Attachment fencing; without it Publish/Unpublish are not advertised (UNIMPLEMENTED). */
+  readonly publishing?: Omit<PublishDeps, 'rds' | 'defaults'>;
+  readonly publishDefaults?: PublishDeps['defaults'];
 }
 
 /** Mutations run on the leader only; a follower answers UNAVAILABLE, which the sidecars retry. */
@@ -67,9 +71,19 @@ function conditionOf(exported: boolean): { abnormal: boolean; message: string } 
 }
 
 export function createControllerService(deps: ControllerDeps): ControllerHandlers {
-  const capabilities: ControllerServiceCapability[] = CONTROLLER_CAPABILITIES.map((type) => ({
-    rpc: { type },
-  }));
+  const types = [
+    ...CONTROLLER_CAPABILITIES,
+    ...(deps.publishing !== undefined ? (['PUBLISH_UNPUBLISH_VOLUME'] as const) : []),
+  ];
+  const capabilities: ControllerServiceCapability[] = types.map((type) => ({ rpc: { type } }));
+  const publishDeps: PublishDeps | undefined =
+    deps.publishing === undefined
+      ? undefined
+      : {
+          ...deps.publishing,
+          rds: deps.rds,
+          defaults: deps.publishDefaults ?? { nvmeAddress: undefined, nvmePort: 4420 },
+        };
   const todo = <Req, Res>(method: string) => notImplemented<Req, Res>(method, deps.version, deps);
   return {
     ControllerGetCapabilities: wrapUnary(
@@ -214,8 +228,29 @@ export function createControllerService(deps: ControllerDeps): ControllerHandler
       }),
       deps,
     ),
-    ControllerPublishVolume: todo('ControllerPublishVolume'),
-    ControllerUnpublishVolume: todo('ControllerUnpublishVolume'),
+    ControllerPublishVolume:
+      publishDeps === undefined
+        ? todo('ControllerPublishVolume')
+        : wrapUnary(
+            'ControllerPublishVolume',
+            (request, { signal }) => {
+              requireLeader(deps, 'ControllerPublishVolume');
+              return publishVolume(request, publishDeps, signal);
+            },
+            deps,
+          ),
+    ControllerUnpublishVolume:
+      publishDeps === undefined
+        ? todo('ControllerUnpublishVolume')
+        : wrapUnary(
+            'ControllerUnpublishVolume',
+            async (request) => {
+              requireLeader(deps, 'ControllerUnpublishVolume');
+              await unpublishVolume(request, publishDeps);
+              return {};
+            },
+            deps,
+          ),
     ControllerModifyVolume: todo('ControllerModifyVolume'),
   };
 }

@@ -33,6 +33,8 @@ import {
 
 export interface VolumeHandlerDeps {
   readonly rds: RdsBackend;
+  /** Attachment state to drop with the volume (refuses while the volume is published). */
+  readonly attachmentRecords?: { forget(volumeId: string): Promise<void> };
   readonly locks: OperationLocks;
   readonly defaults: ParameterDefaults;
   readonly clock: { now(): number };
@@ -174,7 +176,10 @@ export async function deleteVolume(
   requireId(volumeId, 'volume_id');
   // An ID this driver never issued names nothing it could delete: already gone (CSI: OK).
   if (!isVolumeId(volumeId)) return;
-  await deps.locks.run(volumeId, 'DeleteVolume', () => deps.rds.removeDisk(volumeId, { signal }));
+  await deps.locks.run(volumeId, 'DeleteVolume', async () => {
+    await deps.attachmentRecords?.forget(volumeId);
+    await deps.rds.removeDisk(volumeId, { signal });
+  });
 }
 
 export async function expandVolume(

@@ -6,7 +6,10 @@
 // `result` one of four words; never a volume ID, slot or path.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-import type { EventMetrics, HealthReporter, ShellObserver } from '../ports.js';
+import type { AttachmentMetrics, EventMetrics, HealthReporter, ShellObserver } from '../ports.js';
+
+/** Seconds: the Phase 7 buckets (seed-decisions 2), exactly. */
+export const ATTACHMENT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** Seconds; the Phase 7 buckets, widened at the top for slow device mutations (a 1 TiB add). */
 export const RDS_COMMAND_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -23,6 +26,19 @@ export interface DriverMetrics {
   readonly eventsDropped: Counter<'reason' | 'why'>;
   /** 1 while this controller replica holds the leader Lease. */
   readonly leader: Gauge;
+  readonly attachment: {
+    readonly attach: Counter<'status'>;
+    readonly detach: Counter<'status'>;
+    readonly conflicts: Counter;
+    readonly reconcile: Counter<'action'>;
+    readonly duration: Histogram<'operation'>;
+    readonly gracePeriodUsed: Counter;
+    readonly staleCleared: Counter;
+    readonly migrations: Counter<'result'>;
+    readonly migrationSeconds: Histogram;
+    readonly activeMigrations: Gauge;
+    readonly actors: Gauge<'state'>;
+  };
 }
 
 export function createMetrics(): DriverMetrics {
@@ -69,6 +85,106 @@ export function createMetrics(): DriverMetrics {
       help: '1 while this controller replica holds the leader Lease (always 1 without leader election)',
       registers: [registry],
     }),
+    attachment: attachmentMetrics(registry),
+  };
+}
+
+/** The seven Phase 7 metrics, name for name (seed-decisions 2), plus migrations and actor states. */
+function attachmentMetrics(registry: Registry): DriverMetrics['attachment'] {
+  const registers = [registry];
+  return {
+    attach: new Counter({
+      name: 'rds_csi_attachment_attach_total',
+      help: 'ControllerPublish attachment decisions, by status',
+      labelNames: ['status'],
+      registers,
+    }),
+    detach: new Counter({
+      name: 'rds_csi_attachment_detach_total',
+      help: 'ControllerUnpublish detaches, by status',
+      labelNames: ['status'],
+      registers,
+    }),
+    conflicts: new Counter({
+      name: 'rds_csi_attachment_conflicts_total',
+      help: 'Attachments refused because the volume is attached elsewhere',
+      registers,
+    }),
+    reconcile: new Counter({
+      name: 'rds_csi_attachment_reconcile_total',
+      help: 'Reconciler actions, by action',
+      labelNames: ['action'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'rds_csi_attachment_operation_duration_seconds',
+      help: 'Duration of attach, detach and reconcile operations',
+      labelNames: ['operation'],
+      buckets: ATTACHMENT_BUCKETS,
+      registers,
+    }),
+    gracePeriodUsed: new Counter({
+      name: 'rds_csi_attachment_grace_period_used_total',
+      help: 'Attachments handed to another node inside the grace period after a detach',
+      registers,
+    }),
+    staleCleared: new Counter({
+      name: 'rds_csi_attachment_stale_cleared_total',
+      help: 'Attachments of deleted nodes cleared after the grace period',
+      registers,
+    }),
+    migrations: new Counter({
+      name: 'rds_csi_attachment_migrations_total',
+      help: 'Live migrations (RWX block, two nodes), by result',
+      labelNames: ['result'],
+      registers,
+    }),
+    migrationSeconds: new Histogram({
+      name: 'rds_csi_attachment_migration_duration_seconds',
+      help: 'Duration of completed live migrations',
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers,
+    }),
+    activeMigrations: new Gauge({
+      name: 'rds_csi_attachment_migrations_active',
+      help: 'Volumes attached to two nodes for a live migration now',
+      registers,
+    }),
+    actors: new Gauge({
+      name: 'rds_csi_attachment_actors',
+      help: 'Volume attachment actors, by machine state',
+      labelNames: ['state'],
+      registers,
+    }),
+  };
+}
+
+const ACTOR_STATES = ['attached', 'migrating', 'detaching', 'grace', 'stale', 'conflict'];
+
+export function attachmentMetricsPort(metrics: DriverMetrics): AttachmentMetrics {
+  const m = metrics.attachment;
+  return {
+    attach: (status, seconds) => {
+      m.attach.inc({ status });
+      m.duration.observe({ operation: 'attach' }, seconds);
+    },
+    detach: (status, seconds) => {
+      m.detach.inc({ status });
+      m.duration.observe({ operation: 'detach' }, seconds);
+    },
+    conflict: () => m.conflicts.inc(),
+    gracePeriodUsed: () => m.gracePeriodUsed.inc(),
+    staleCleared: () => m.staleCleared.inc(),
+    reconcile: (action) => m.reconcile.inc({ action }),
+    migration: (result, seconds) => {
+      m.migrations.inc({ result });
+      if (result === 'completed' && seconds !== undefined) m.migrationSeconds.observe(seconds);
+    },
+    actorStates: (counts) => {
+      for (const state of ACTOR_STATES) m.actors.set({ state }, counts[state] ?? 0);
+      // Derived from the actors themselves, so it can never drift below zero (field-lessons #13).
+      m.activeMigrations.set(counts['migrating'] ?? 0);
+    },
   };
 }
 

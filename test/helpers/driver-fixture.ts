@@ -56,7 +56,7 @@ export async function driverFixture(
   const rds = await emulatorFixture(emulator);
   const log = captureLog();
   const config = testConfig(
-    ['--endpoint', `unix://${dir.path}/csi.sock`, ...argv],
+    ['--endpoint', `unix://${dir.path}/csi.sock`, '--data-dir', dir.path, ...argv],
     rds.emulator.port,
     rds.emulator.hostKeyFingerprint,
   );

@@ -1,5 +1,6 @@
 // keyed-queue.ts: runs tasks with the same key one at a time, in arrival order; different keys run
-// together. The RDS client serializes mutations of one slot with it.
+// together. The RDS client serializes mutations of one slot with it; the
+// attachment supervisor, calls on one volume.
 export class KeyedQueue {
   private readonly tails = new Map<string, Promise<unknown>>();
 
