@@ -2,7 +2,6 @@
 // the process lifecycle (signals, drain, exit codes). The only importer of concrete adapters.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -23,15 +22,13 @@ import { quickstartBanner, startQuickstartRds, type QuickstartRds } from './quic
 import { RdsClient } from './rds/rds-client.js';
 import { SshShell, type ShellStats } from './rds/ssh-shell.js';
 import {
-  attachmentMetricsPort,
   connectionGauge,
   createMetrics,
   eventMetrics,
   shellObserver,
   type DriverMetrics,
 } from './observability/metrics.js';
-import { AttachmentSupervisor } from './actors/attachment-supervisor.js';
-import { FileAttachmentStore } from './actors/file-attachment-store.js';
+import { createAttachments } from './attachment-wiring.js';
 import { loadKubeConfig } from './k8s/kube-config.js';
 import { createKubernetesLayer, type KubernetesLayer } from './k8s/kubernetes-layer.js';
 import { rdsSettingsFromConfig, type RdsSettings } from './rds-settings.js';
@@ -128,6 +125,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
     backend = connectRds(config, deps.rds, deps, health, metrics);
   }
   let kubernetes: KubernetesLayer | undefined;
+  let leadingHook: () => void = () => undefined;
   if (servesController && deps.kubeConfig !== undefined) {
     kubernetes = createKubernetesLayer({
       kubeConfig: deps.kubeConfig,
@@ -144,37 +142,20 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       log: log.child({ component: 'k8s' }),
       health: (name, reason) => health.register(name, reason),
       eventMetrics: eventMetrics(metrics),
-      onLeadershipChange: (leading) => metrics.leader.set(leading ? 1 : 0),
+      onLeadershipChange: (leading) => {
+        metrics.leader.set(leading ? 1 : 0);
+        if (leading) leadingHook();
+      },
     });
     metrics.leader.set(kubernetes.elector === undefined ? 1 : 0);
   } else {
     metrics.leader.set(servesController ? 1 : 0);
   }
-  // Attachment fencing. Standalone (no Kubernetes: quickstart, tests) keeps records in a file in
-  // the data dir and knows one node, its own. With Kubernetes, records belong on the PVs: until
-  // that store lands, Publish/Unpublish stay unadvertised there rather than fence from a file.
-  let supervisor: AttachmentSupervisor | undefined;
-  if (servesController && kubernetes === undefined) {
-    const attachmentLog = log.child({ component: 'attachments' });
-    supervisor = new AttachmentSupervisor({
-      store: new FileAttachmentStore(join(config.dataDir, 'attachments.json')),
-      events: {
-        post: (volumeId, type, reason, message) =>
-          attachmentLog.info('event (standalone: no Kubernetes to post it to)', {
-            volumeId,
-            type,
-            reason,
-            message,
-          }),
-      },
-      metrics: attachmentMetricsPort(metrics),
-      clock,
-      log: attachmentLog,
-      graceMs: config.attachmentGracePeriodMs,
-    });
-    await supervisor.rebuild();
-  }
-  const standaloneNodes = new Set([config.nodeId]);
+  const attachments = servesController
+    ? createAttachments({ config, clock, log, metrics, kubernetes, kubeConfig: deps.kubeConfig })
+    : undefined;
+  leadingHook = () => attachments?.onLeading();
+  await attachments?.start();
   const services: CsiServices = {
     identity: createIdentityService({
       ...rpc,
@@ -191,13 +172,10 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
             rds: backend.rds,
             locks: new OperationLocks(clock),
             ...(kubernetes !== undefined ? { leadership: kubernetes.leadership } : {}),
-            ...(supervisor !== undefined
+            ...(attachments !== undefined
               ? {
-                  attachmentRecords: supervisor,
-                  publishing: {
-                    attachments: supervisor,
-                    nodes: { has: (nodeId: string) => standaloneNodes.has(nodeId) },
-                  },
+                  attachmentRecords: attachments.supervisor,
+                  publishing: { attachments: attachments.supervisor, nodes: attachments.nodes },
                   publishDefaults: {
                     nvmeAddress: deps.rds?.nvmeAddress,
                     nvmePort: config.nvmePort,
@@ -248,7 +226,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
     stop: async () => {
       const result = await server.shutdown(config.shutdownTimeoutMs);
       await kubernetes?.stop();
-      supervisor?.stop();
+      attachments?.stop();
       backend?.shell.close();
       return result;
     },

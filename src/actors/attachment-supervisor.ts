@@ -96,7 +96,13 @@ export class AttachmentSupervisor {
   /** Loads every persisted record and restores its actor; timed states resume their remainder. */
   async rebuild(): Promise<void> {
     this.statusValue = 'rebuilding';
-    const records = await this.options.store.loadAll();
+    let records: Map<string, PersistedAttachment>;
+    try {
+      records = await this.options.store.loadAll();
+    } catch (error) {
+      this.statusValue = 'starting';
+      throw error;
+    }
     for (const [volumeId, record] of records) {
       try {
         this.volumes.set(volumeId, this.restore(volumeId, record));
@@ -112,12 +118,34 @@ export class AttachmentSupervisor {
     this.options.log.info('attachment state rebuilt', { volumes: this.volumes.size });
   }
 
+  /** Drops every actor and rebuilds from the store (a replica that just became the leader). */
+  async reload(): Promise<void> {
+    for (const entry of this.volumes.values()) entry.actor.stop();
+    this.volumes.clear();
+    await this.rebuild();
+  }
+
   publish(request: PublishRequest): Promise<void> {
-    return this.queue.run(request.volumeId, () => this.doPublish(request));
+    return this.queue.run(request.volumeId, () => {
+      this.requireReady();
+      return this.doPublish(request);
+    });
   }
 
   unpublish(volumeId: string, nodeId: string): Promise<void> {
-    return this.queue.run(volumeId, () => this.doUnpublish(volumeId, nodeId));
+    return this.queue.run(volumeId, () => {
+      this.requireReady();
+      return this.doUnpublish(volumeId, nodeId);
+    });
+  }
+
+  /** Until the state is rebuilt, no decision can be right: answer UNAVAILABLE (the CO retries). */
+  private requireReady(): void {
+    if (this.statusValue !== 'ready') {
+      throw new RdsUnavailableError(
+        `the attachment state is ${this.statusValue === 'stopped' ? 'stopped' : 'being rebuilt'}; retry shortly`,
+      );
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
-// controller-service.ts: the CSI Controller service: volumes and snapshots on the RDS.
-// Publish/unpublish arrive with the attachment actors (issue 13) and are not advertised until then.
+// controller-service.ts: the CSI Controller service: volumes and snapshots on the RDS, and
+// Publish/Unpublish through the attachment supervisor when the driver wires one in.
 import { InvalidInputError, NotFoundError, NotLeaderError } from '../errors.js';
 import type { Leadership } from '../ports.js';
 import { isVolumeId } from '../naming.js';

@@ -40,6 +40,7 @@ export class WatchedCache<T extends KubernetesObject> {
   private resyncTimer: unknown;
   private failures = 0;
   private errors = 0;
+  private syncedFlag = false;
   private stopped = false;
   private resolveSynced!: () => void;
   /** Resolves once the first list has been loaded into the cache. */
@@ -59,6 +60,11 @@ export class WatchedCache<T extends KubernetesObject> {
       this.failures = 0;
     });
     this.informer.on('error', (error: unknown) => this.onError(error));
+  }
+
+  /** True once the first list is in the cache. */
+  get isSynced(): boolean {
+    return this.syncedFlag;
   }
 
   on(handler: CacheHandler<T>): void {
@@ -105,6 +111,7 @@ export class WatchedCache<T extends KubernetesObject> {
     if (this.errors !== errorsBefore || this.stopped) return;
     this.failures = 0;
     this.options.health.healthy();
+    this.syncedFlag = true;
     this.resolveSynced();
   }
 

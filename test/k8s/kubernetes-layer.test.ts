@@ -18,13 +18,18 @@ import { createClusterCaches, type ClusterCaches } from '../../src/k8s/caches.js
 import { EventRecorder } from '../../src/k8s/event-recorder.js';
 import { LeaderElector } from '../../src/k8s/leader-election.js';
 import { PvWriter } from '../../src/k8s/pv-writer.js';
+import {
+  ATTACHMENT_ANNOTATION,
+  GO_ATTACHED_AT,
+  GO_ATTACHED_NODE,
+} from '../../src/k8s/pv-attachment-store.js';
 import type { CacheEvent } from '../../src/k8s/watched-cache.js';
 import { systemClock } from '../../src/main.js';
 import type { EventMetrics, HealthReporter } from '../../src/ports.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { grpcError } from '../helpers/csi-client.js';
 import { createRequest } from '../helpers/controller-requests.js';
-import { driverFixture } from '../helpers/driver-fixture.js';
+import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
 import { captureLog } from '../helpers/log-capture.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -406,6 +411,219 @@ describe('the controller with leader election', () => {
       await second.stop();
     }
   }, 30_000);
+});
+
+describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
+  const argv = ['--mode', 'all', '--leader-elect', 'false', '--node-id', 'worker-a'];
+  const BLOCK_RWO = { accessMode: { mode: 'SINGLE_NODE_WRITER' as const }, block: {} };
+
+  async function publish(fixture: DriverFixture, volumeId: string, nodeId: string) {
+    return retryUnavailable(() =>
+      fixture.clients.controller.ControllerPublishVolume({
+        volumeId,
+        nodeId,
+        volumeCapability: BLOCK_RWO,
+        volumeContext: {},
+      }),
+    );
+  }
+
+  async function retryUnavailable<T>(call: () => Promise<T>): Promise<T> {
+    return waitFor(
+      async () => {
+        try {
+          return await call();
+        } catch (error) {
+          if ((error as { code?: number }).code === status.UNAVAILABLE) return undefined;
+          throw error;
+        }
+      },
+      { timeoutMs: 15_000, intervalMs: 100, what: 'the attachment state to load' },
+    );
+  }
+
+  async function annotations(pvName: string): Promise<Record<string, string>> {
+    return (await admin.readPersistentVolume({ name: pvName })).metadata?.annotations ?? {};
+  }
+
+  async function eventsFor(reason: string): Promise<string[]> {
+    const list = await admin.listNamespacedEvent({
+      namespace: 'apps',
+      fieldSelector: `reason=${reason}`,
+    });
+    return list.items.map((e) => e.message ?? '');
+  }
+
+  it('fences RWO across nodes and restarts, with the state on the PV and events on the PVC', async () => {
+    await cluster.createObject('/api/v1/nodes', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'worker-b' },
+    });
+    const pvc = (await cluster.getObject(
+      '/api/v1/namespaces/apps/persistentvolumeclaims/data',
+    )) as { metadata: { uid: string } };
+    let fixture = await driverFixture(argv, {}, {}, driverKube);
+    try {
+      const created = await fixture.clients.controller.CreateVolume(createRequest('fenced'));
+      const volumeId = created.volume?.volumeId ?? '';
+      await cluster.createObject('/api/v1/persistentvolumes', {
+        ...pv('pv-fenced'),
+        spec: {
+          ...pv('pv-fenced').spec,
+          csi: { driver: DRIVER, volumeHandle: volumeId },
+          claimRef: { namespace: 'apps', name: 'data', uid: pvc.metadata.uid },
+        },
+      });
+      await waitFor(() => fixture.driver.kubernetes?.caches.volumes.get('pv-fenced'), {
+        what: 'the PV in the cache',
+      });
+
+      const published = await publish(fixture, volumeId, 'worker-a');
+      expect(published.publishContext).toMatchObject({
+        nqn: `nqn.2000-02.com.mikrotik:${volumeId}`,
+        nvmePort: '4420',
+      });
+      const attached = await annotations('pv-fenced');
+      expect(attached[GO_ATTACHED_NODE]).toBe('worker-a');
+      expect(JSON.parse(attached[ATTACHMENT_ANNOTATION] ?? '{}')).toMatchObject({
+        v: 1,
+        state: 'attached',
+        context: { nodes: ['worker-a'] },
+      });
+
+      const refused = await grpcError(publish(fixture, volumeId, 'worker-b'));
+      expect(refused.code).toBe(status.FAILED_PRECONDITION);
+      const unknown = await grpcError(publish(fixture, volumeId, 'no-such-node'));
+      expect(unknown.code).toBe(status.NOT_FOUND);
+      await waitFor(
+        async () =>
+          (await eventsFor('AttachmentConflict')).some((m) =>
+            /Attachment to node worker-b rejected/.test(m),
+          ),
+        { what: 'the conflict event on the PVC' },
+      );
+
+      await fixture.clients.controller.ControllerUnpublishVolume({ volumeId, nodeId: 'worker-a' });
+      const detached = await annotations('pv-fenced');
+      expect(detached[GO_ATTACHED_NODE]).toBeUndefined();
+      expect(JSON.parse(detached[ATTACHMENT_ANNOTATION] ?? '{}')).toMatchObject({
+        state: 'grace',
+        context: { detachedFrom: 'worker-a' },
+      });
+
+      // A restart inside the grace period: the new process hands the volume over as a handoff.
+      await fixture.stop();
+      fixture = await driverFixture(argv, {}, {}, driverKube);
+      // Each fixture brings its own emulator: give the new one the same disk (same name, same ID).
+      await fixture.clients.controller.CreateVolume(createRequest('fenced'));
+      await publish(fixture, volumeId, 'worker-b');
+      expect((await annotations('pv-fenced'))[GO_ATTACHED_NODE]).toBe('worker-b');
+      await waitFor(
+        async () =>
+          (await eventsFor('VolumeAttached')).some((m) => m.includes('handoff from worker-a')),
+        {
+          what: 'the handoff event',
+        },
+      );
+      expect(
+        await fixture.driver.metrics.registry.getSingleMetricAsString(
+          'rds_csi_attachment_grace_period_used_total',
+        ),
+      ).toMatch(/rds_csi_attachment_grace_period_used_total 1/);
+      await fixture.clients.controller.ControllerUnpublishVolume({ volumeId, nodeId: 'worker-b' });
+    } finally {
+      await fixture.stop();
+    }
+  }, 60_000);
+
+  it("adopts the Go driver's annotations, and lets VolumeAttachments win a disagreement", async () => {
+    const adopted = 'pvc-0a1b2c3d-0000-4000-8000-00000000ad0b';
+    const contradicted = 'pvc-0a1b2c3d-0000-4000-8000-0000000c0de0';
+    await cluster.createObject('/api/v1/persistentvolumes', {
+      ...pv('pv-adopted'),
+      metadata: {
+        name: 'pv-adopted',
+        annotations: { [GO_ATTACHED_NODE]: 'worker-a', [GO_ATTACHED_AT]: '2026-11-01T10:00:00Z' },
+      },
+      spec: { ...pv('pv-adopted').spec, csi: { driver: DRIVER, volumeHandle: adopted } },
+    });
+    await cluster.createObject('/apis/storage.k8s.io/v1/volumeattachments', {
+      apiVersion: 'storage.k8s.io/v1',
+      kind: 'VolumeAttachment',
+      metadata: { name: 'va-adopted' },
+      spec: {
+        attacher: DRIVER,
+        nodeName: 'worker-a',
+        source: { persistentVolumeName: 'pv-adopted' },
+      },
+    });
+    const va = (await cluster.getObject(
+      '/apis/storage.k8s.io/v1/volumeattachments/va-adopted',
+    )) as Record<string, unknown>;
+    const { request } = await import('node:https');
+    await new Promise<void>((resolve, reject) => {
+      const body = JSON.stringify({ ...va, status: { attached: true } });
+      const req = request(
+        `${cluster.server}/apis/storage.k8s.io/v1/volumeattachments/va-adopted/status`,
+        {
+          method: 'PUT',
+          rejectUnauthorized: false,
+          headers: {
+            authorization: `Bearer ${cluster.adminToken}`,
+            'content-type': 'application/json',
+          },
+        },
+        (res) => {
+          res.resume();
+          if (res.statusCode === 200) resolve();
+          else reject(new Error(`status update: HTTP ${String(res.statusCode)}`));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    await cluster.createObject('/api/v1/persistentvolumes', {
+      ...pv('pv-contradicted'),
+      metadata: {
+        name: 'pv-contradicted',
+        annotations: {
+          [ATTACHMENT_ANNOTATION]: JSON.stringify({
+            v: 1,
+            state: 'attached',
+            context: {
+              volumeId: contradicted,
+              graceMs: 30_000,
+              access: 'single',
+              nodes: ['worker-a'],
+              attachedAt: 1,
+            },
+            readOnly: {},
+            savedAt: 1,
+          }),
+        },
+      },
+      spec: { ...pv('pv-contradicted').spec, csi: { driver: DRIVER, volumeHandle: contradicted } },
+    });
+    const fixture = await driverFixture(argv, {}, {}, driverKube);
+    try {
+      // The emulator holds neither disk: create them under the same IDs so publish can find them.
+      for (const id of [adopted, contradicted])
+        await fixture.clients.controller.CreateVolume(createRequest(id));
+      const refused = await grpcError(publish(fixture, adopted, 'worker-b'));
+      expect(refused.code).toBe(status.FAILED_PRECONDITION);
+      expect(refused.details).toMatch(/attached to worker-a/);
+      // No VolumeAttachment backs the contradicted record: it was dropped, worker-b may attach.
+      await publish(fixture, contradicted, 'worker-b');
+      expect(
+        await fixture.driver.metrics.registry.getSingleMetricAsString(
+          'rds_csi_attachment_reconcile_total',
+        ),
+      ).toMatch(/rds_csi_attachment_reconcile_total\{action="sync_annotation"\} 1/);
+    } finally {
+      await fixture.stop();
+    }
+  }, 60_000);
 });
 
 describe('with the API server gone', () => {

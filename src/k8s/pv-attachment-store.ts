@@ -1,0 +1,186 @@
+// pv-attachment-store.ts: attachment records on the PersistentVolume itself (issue 13): the whole
+// state as one versioned JSON annotation, plus the Go rds-csi driver's attached-node/attached-at
+// annotations (written for tools that read them, read to adopt volumes it left).
+//
+// Loading lists PVs page by page (never a watch cache, so a restart rebuilds from what the API
+// holds now) and cross-checks VolumeAttachments: where they disagree, the VolumeAttachment wins,
+// and the disagreement is reported (field-lessons #14: stale annotations resurrected detached
+// volumes when annotations alone were trusted).
+import {
+  CoreV1Api,
+  StorageV1Api,
+  type KubeConfig,
+  type V1PersistentVolume,
+} from '@kubernetes/client-node';
+
+import type { AttachmentStore, Logger, PersistedAttachment } from '../ports.js';
+import type { PvWriter } from './pv-writer.js';
+
+export const ATTACHMENT_ANNOTATION = 'rds.csi.srvlab.io/attachment';
+/** The Go driver's annotations (routeros-cli.md / field-lessons): node name and RFC 3339 time. */
+export const GO_ATTACHED_NODE = 'rds.csi.srvlab.io/attached-node';
+export const GO_ATTACHED_AT = 'rds.csi.srvlab.io/attached-at';
+
+const PAGE = 500;
+
+export interface PvAttachmentStoreOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly driverName: string;
+  readonly writer: PvWriter;
+  readonly graceMs: number;
+  readonly log: Logger;
+  /** Told when a record and the VolumeAttachments disagree (the VolumeAttachments win). */
+  readonly onDisagreement: (volumeId: string, detail: string) => void;
+}
+
+export class PvAttachmentStore implements AttachmentStore {
+  private readonly core: CoreV1Api;
+  private readonly storage: StorageV1Api;
+  /** volumeHandle -> PV name, learned while listing and saving. */
+  private readonly pvNames = new Map<string, string>();
+
+  constructor(private readonly options: PvAttachmentStoreOptions) {
+    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.storage = options.kubeConfig.makeApiClient(StorageV1Api);
+  }
+
+  async loadAll(): Promise<Map<string, PersistedAttachment>> {
+    const pvs = await this.listVolumes();
+    const attachedNodes = await this.attachedNodesByPv();
+    const out = new Map<string, PersistedAttachment>();
+    for (const pv of pvs) {
+      const volumeId = pv.spec?.csi?.volumeHandle ?? '';
+      const name = pv.metadata?.name ?? '';
+      this.pvNames.set(volumeId, name);
+      const fromAnnotations = this.recordOf(volumeId, pv);
+      const vaNodes = attachedNodes.get(name) ?? [];
+      const recordNodes = (fromAnnotations?.context['nodes'] as string[] | undefined) ?? [];
+      const agree =
+        vaNodes.length === recordNodes.length && vaNodes.every((n) => recordNodes.includes(n));
+      if (agree || (vaNodes.length === 0 && fromAnnotations?.state === 'grace')) {
+        if (fromAnnotations !== undefined) out.set(volumeId, fromAnnotations);
+        continue;
+      }
+      const detail = `annotations say ${recordNodes.join(', ') || 'detached'}, VolumeAttachments say ${vaNodes.join(', ') || 'detached'}`;
+      this.options.onDisagreement(volumeId, detail);
+      this.options.log.warn(
+        'attachment record disagrees with VolumeAttachments; following the VolumeAttachments',
+        {
+          volumeId,
+          pv: name,
+          detail,
+        },
+      );
+      if (vaNodes.length > 0) out.set(volumeId, this.attachedRecord(volumeId, vaNodes, Date.now()));
+    }
+    return out;
+  }
+
+  async save(volumeId: string, record: PersistedAttachment | undefined): Promise<void> {
+    const name = await this.pvNameOf(volumeId);
+    const nodes = (record?.context['nodes'] as string[] | undefined) ?? [];
+    const attachedAt = record?.context['attachedAt'];
+    const written = await this.options.writer.updateAnnotations(name, () => ({
+      [ATTACHMENT_ANNOTATION]: record === undefined ? null : JSON.stringify(record),
+      [GO_ATTACHED_NODE]: nodes[0] ?? null,
+      [GO_ATTACHED_AT]:
+        nodes.length > 0 && typeof attachedAt === 'number'
+          ? new Date(attachedAt).toISOString()
+          : null,
+    }));
+    if (written === undefined)
+      throw new Error(`PersistentVolume ${name} of volume ${volumeId} is gone`);
+  }
+
+  /** The record from the PV's annotations: ours, else adopted from the Go driver's, else none. */
+  private recordOf(volumeId: string, pv: V1PersistentVolume): PersistedAttachment | undefined {
+    const annotations = pv.metadata?.annotations ?? {};
+    const ours = annotations[ATTACHMENT_ANNOTATION];
+    if (ours !== undefined) {
+      try {
+        const parsed = JSON.parse(ours) as PersistedAttachment;
+        if (parsed.v === 1) return parsed;
+      } catch {
+        // fall through: unreadable, treated like absent (the VolumeAttachments decide)
+      }
+      this.options.log.warn('unreadable attachment annotation ignored', { volumeId });
+    }
+    const goNode = annotations[GO_ATTACHED_NODE];
+    if (goNode !== undefined && goNode !== '') {
+      const at = Date.parse(annotations[GO_ATTACHED_AT] ?? '');
+      return this.attachedRecord(volumeId, [goNode], Number.isNaN(at) ? Date.now() : at);
+    }
+    return undefined;
+  }
+
+  private attachedRecord(volumeId: string, nodes: string[], at: number): PersistedAttachment {
+    const two = nodes.length > 1;
+    return {
+      v: 1,
+      state: 'attached',
+      context: {
+        volumeId,
+        graceMs: this.options.graceMs,
+        access: two ? 'multi' : 'single',
+        // Two attached nodes without our record: keep the first; the attacher re-publishes the other.
+        nodes: nodes.slice(0, 1),
+        attachedAt: at,
+      },
+      readOnly: {},
+      savedAt: at,
+    };
+  }
+
+  private async pvNameOf(volumeId: string): Promise<string> {
+    const known = this.pvNames.get(volumeId);
+    if (known !== undefined) return known;
+    for (const pv of await this.listVolumes()) {
+      this.pvNames.set(pv.spec?.csi?.volumeHandle ?? '', pv.metadata?.name ?? '');
+    }
+    const found = this.pvNames.get(volumeId);
+    if (found === undefined)
+      throw new Error(
+        `no PersistentVolume of ${this.options.driverName} has volumeHandle ${volumeId}`,
+      );
+    return found;
+  }
+
+  /** This driver's PVs, listed page by page. */
+  private async listVolumes(): Promise<V1PersistentVolume[]> {
+    const out: V1PersistentVolume[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.core.listPersistentVolume({
+        limit: PAGE,
+        ...(token ? { _continue: token } : {}),
+      });
+      out.push(...page.items.filter((pv) => pv.spec?.csi?.driver === this.options.driverName));
+      token = page.metadata?._continue;
+    } while (token);
+    return out;
+  }
+
+  /** PV name -> nodes where this driver's VolumeAttachments report attached=true. */
+  private async attachedNodesByPv(): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    let token: string | undefined;
+    do {
+      const page = await this.storage.listVolumeAttachment({
+        limit: PAGE,
+        ...(token ? { _continue: token } : {}),
+      });
+      for (const va of page.items) {
+        const pv = va.spec.source.persistentVolumeName;
+        if (
+          va.spec.attacher !== this.options.driverName ||
+          pv === undefined ||
+          va.status?.attached !== true
+        )
+          continue;
+        out.set(pv, [...(out.get(pv) ?? []), va.spec.nodeName]);
+      }
+      token = page.metadata?._continue;
+    } while (token);
+    return out;
+  }
+}
