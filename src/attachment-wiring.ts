@@ -8,12 +8,16 @@
 //     replica becomes the leader, or at start without leader election, retried until it loads.
 import { join } from 'node:path';
 
+import { CoreV1Api } from '@kubernetes/client-node';
+
+import { AttachmentReconciler } from './actors/attachment-reconciler.js';
 import { AttachmentSupervisor } from './actors/attachment-supervisor.js';
 import { FileAttachmentStore } from './actors/file-attachment-store.js';
 import type { Config } from './config.js';
 import type { NodeDirectory } from './csi/controller-publish.js';
 import { describeError } from './errors.js';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { isNotFound } from './k8s/api-errors.js';
 import type { KubernetesLayer } from './k8s/kubernetes-layer.js';
 import { PvAttachmentStore } from './k8s/pv-attachment-store.js';
 import { attachmentMetricsPort, type DriverMetrics } from './observability/metrics.js';
@@ -26,7 +30,9 @@ export interface Attachments {
   start(): Promise<void>;
   /** Call when this replica becomes the leader. */
   onLeading(): void;
-  stop(): void;
+  /** Call when it stops being the leader: the reconciler stops (the new leader runs its own). */
+  onNotLeading(): void;
+  stop(): Promise<void>;
 }
 
 const RETRY_MS = 2_000;
@@ -67,7 +73,11 @@ export function createAttachments(options: {
       nodes: { has: (nodeId) => own.has(nodeId) },
       start: () => supervisor.rebuild(),
       onLeading: () => undefined,
-      stop: () => supervisor.stop(),
+      onNotLeading: () => undefined,
+      stop: () => {
+        supervisor.stop();
+        return Promise.resolve();
+      },
     };
   }
   const layer = kubernetes;
@@ -95,29 +105,59 @@ export function createAttachments(options: {
         );
     },
   };
-  const supervisor = new AttachmentSupervisor({
-    ...common,
-    events,
-    store: new PvAttachmentStore({
-      kubeConfig,
-      driverName: config.driverName,
-      writer: layer.pvs,
-      graceMs: config.attachmentGracePeriodMs,
-      log,
-      onDisagreement: () => metrics.attachment.reconcile.inc({ action: 'sync_annotation' }),
-    }),
+  const store = new PvAttachmentStore({
+    kubeConfig,
+    driverName: config.driverName,
+    writer: layer.pvs,
+    graceMs: config.attachmentGracePeriodMs,
+    log,
+    onDisagreement: () => metrics.attachment.reconcile.inc({ action: 'sync_annotation' }),
+  });
+  const supervisor = new AttachmentSupervisor({ ...common, events, store });
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const reconciler = new AttachmentReconciler({
+    supervisor,
+    store,
+    intervalMs: config.attachmentReconcileIntervalMs,
+    clock,
+    log,
+    nodes: {
+      exists: async (name) => {
+        try {
+          await core.readNode({ name });
+          return true;
+        } catch (error) {
+          if (isNotFound(error)) return false;
+          throw error;
+        }
+      },
+    },
+    metrics: {
+      pass: (seconds) => metrics.attachment.duration.observe({ operation: 'reconcile' }, seconds),
+      action: (action) => metrics.attachment.reconcile.inc({ action }),
+    },
+  });
+  layer.caches.nodes.on((event) => {
+    if (event === 'delete') reconciler.trigger('a node was deleted');
   });
   let stopped = false;
   let timer: unknown;
   const rebuild = (): void => {
     if (stopped) return;
-    supervisor.reload().catch((error: unknown) => {
-      log.warn('attachment state could not be loaded; retrying', {
-        error: describeError(error),
-        retryInMs: RETRY_MS,
-      });
-      timer = clock.setTimeout(rebuild, RETRY_MS);
-    });
+    void reconciler.stop().then(() =>
+      supervisor.reload().then(
+        () => {
+          if (!stopped) reconciler.start();
+        },
+        (error: unknown) => {
+          log.warn('attachment state could not be loaded; retrying', {
+            error: describeError(error),
+            retryInMs: RETRY_MS,
+          });
+          timer = clock.setTimeout(rebuild, RETRY_MS);
+        },
+      ),
+    );
   };
   return {
     supervisor,
@@ -130,9 +170,11 @@ export function createAttachments(options: {
       return Promise.resolve();
     },
     onLeading: rebuild,
-    stop: () => {
+    onNotLeading: () => void reconciler.stop(),
+    stop: async () => {
       stopped = true;
       clock.clearTimeout(timer);
+      await reconciler.stop();
       supervisor.stop();
     },
   };

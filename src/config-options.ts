@@ -395,4 +395,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     schema: duration(0, 3_600_000),
     defaultValue: '30s',
   },
+  {
+    key: 'attachmentReconcileIntervalMs',
+    flags: '--attachment-reconcile-interval <duration>',
+    description:
+      'how often the reconciler checks attachments against the cluster (deleted nodes, records out of step); also after node deletions; 0 means the default; at least 1m',
+    accepts: 'a duration of 0s or from 1m to 24h, e.g. 5m',
+    schema: duration(0, 86_400_000).refine((ms) => ms === 0 || ms >= 60_000, 'below 1m'),
+    defaultValue: '5m',
+  },
 ];

@@ -40,6 +40,7 @@ export interface Config {
   readonly leaderElectionLeaseDurationMs: number;
   readonly kubernetesResyncMs: number;
   readonly attachmentGracePeriodMs: number;
+  readonly attachmentReconcileIntervalMs: number;
 }
 
 export type EmulatorLatency =

@@ -73,6 +73,7 @@ describe('loadConfig', () => {
       leaderElectionLeaseDurationMs: 15_000,
       kubernetesResyncMs: 300_000,
       attachmentGracePeriodMs: 30_000,
+      attachmentReconcileIntervalMs: 300_000,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -317,6 +318,22 @@ describe('--emulator-latency', () => {
     }
     expect(problemsOf({ argv: ['--emulator-latency', 'realistic'] })[0]).toMatch(
       /only applies with --quickstart/,
+    );
+  });
+});
+
+describe('attachment timing (seed-decisions 1)', () => {
+  it('replaces 0 by the defaults and refuses reconcile intervals under a minute', () => {
+    const zero = run({
+      argv: ['--attachment-grace-period', '0s', '--attachment-reconcile-interval', '0s'],
+    });
+    expect(zero.attachmentGracePeriodMs).toBe(30_000);
+    expect(zero.attachmentReconcileIntervalMs).toBe(300_000);
+    expect(
+      run({ env: { RDS_CSI_ATTACHMENT_RECONCILE_INTERVAL: '90s' } }).attachmentReconcileIntervalMs,
+    ).toBe(90_000);
+    expect(problemsOf({ argv: ['--attachment-reconcile-interval', '30s'] })[0]).toMatch(
+      /^--attachment-reconcile-interval /,
     );
   });
 });

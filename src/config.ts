@@ -115,6 +115,9 @@ export function loadConfig(inputs: ConfigInputs): ConfigOutcome {
   config['rdsHostKey'] ??= [];
   // seed-decisions 1: a grace period <= 0 is replaced by the 30 s default.
   if (config['attachmentGracePeriodMs'] === 0) config['attachmentGracePeriodMs'] = 30_000;
+  // seed-decisions 1: an interval <= 0 is replaced by the 5 min default.
+  if (config['attachmentReconcileIntervalMs'] === 0)
+    config['attachmentReconcileIntervalMs'] = 300_000;
   const rds = config['rdsAddress'] as Config['rdsAddress'];
   if (config['nvmeAddress'] === undefined && rds !== undefined && isIP(rds.host) !== 0)
     config['nvmeAddress'] = rds.host;

@@ -125,7 +125,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
     backend = connectRds(config, deps.rds, deps, health, metrics);
   }
   let kubernetes: KubernetesLayer | undefined;
-  let leadingHook: () => void = () => undefined;
+  let leadingHook: (leading: boolean) => void = () => undefined;
   if (servesController && deps.kubeConfig !== undefined) {
     kubernetes = createKubernetesLayer({
       kubeConfig: deps.kubeConfig,
@@ -144,7 +144,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       eventMetrics: eventMetrics(metrics),
       onLeadershipChange: (leading) => {
         metrics.leader.set(leading ? 1 : 0);
-        if (leading) leadingHook();
+        leadingHook(leading);
       },
     });
     metrics.leader.set(kubernetes.elector === undefined ? 1 : 0);
@@ -154,7 +154,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
   const attachments = servesController
     ? createAttachments({ config, clock, log, metrics, kubernetes, kubeConfig: deps.kubeConfig })
     : undefined;
-  leadingHook = () => attachments?.onLeading();
+  leadingHook = (leading) => (leading ? attachments?.onLeading() : attachments?.onNotLeading());
   await attachments?.start();
   const services: CsiServices = {
     identity: createIdentityService({
@@ -226,7 +226,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
     stop: async () => {
       const result = await server.shutdown(config.shutdownTimeoutMs);
       await kubernetes?.stop();
-      attachments?.stop();
+      await attachments?.stop();
       backend?.shell.close();
       return result;
     },

@@ -168,18 +168,75 @@ export class AttachmentSupervisor {
     });
   }
 
-  /** The reconciler found a node gone (or back): tell every volume that holds it. */
-  nodeDeleted(nodeId: string): void {
+  /** Every attached node, per volume (what the reconciler checks). */
+  holders(): Map<string, readonly string[]> {
+    const out = new Map<string, readonly string[]>();
     for (const [volumeId, entry] of this.volumes) {
-      if (!entry.actor.getSnapshot().context.nodes.includes(nodeId)) continue;
-      void this.queue.run(volumeId, () =>
-        this.apply(volumeId, entry, {
-          type: 'NODE_DELETED',
-          node: nodeId,
-          at: this.options.clock.now(),
-        }),
-      );
+      const nodes = entry.actor.getSnapshot().context.nodes;
+      if (nodes.length > 0) out.set(volumeId, nodes);
     }
+    return out;
+  }
+
+  /**
+   * The reconciler found `nodeId` deleted from Kubernetes: the volume's actor marks it stale and
+   * clears it after the grace period (a node that returns before then keeps its volume).
+   */
+  nodeDeleted(volumeId: string, nodeId: string): Promise<boolean> {
+    return this.queue.run(volumeId, async () => {
+      const entry = this.volumes.get(volumeId);
+      if (entry === undefined || !entry.actor.getSnapshot().matches('attached')) return false;
+      const reports = await this.apply(volumeId, entry, {
+        type: 'NODE_DELETED',
+        node: nodeId,
+        at: this.options.clock.now(),
+      });
+      return reports.some((r) => r.type === 'staleDetected');
+    });
+  }
+
+  /** The node of a stale attachment exists after all: it keeps the volume. */
+  nodePresent(volumeId: string, nodeId: string): Promise<void> {
+    return this.queue.run(volumeId, async () => {
+      const entry = this.volumes.get(volumeId);
+      if (entry === undefined || entry.actor.getSnapshot().context.stale?.node !== nodeId) return;
+      await this.apply(volumeId, entry, { type: 'NODE_PRESENT', node: nodeId });
+    });
+  }
+
+  /**
+   * Direction B of reconciliation: records in the store with no actor are adopted, actors whose
+   * record went missing are written again. Returns the volumes it changed.
+   */
+  async syncWithStore(records: ReadonlyMap<string, PersistedAttachment>): Promise<string[]> {
+    const changed: string[] = [];
+    for (const [volumeId, record] of records) {
+      if (this.volumes.has(volumeId)) continue;
+      await this.queue.run(volumeId, () => {
+        if (this.volumes.has(volumeId)) return Promise.resolve();
+        try {
+          this.volumes.set(volumeId, this.restore(volumeId, record));
+          changed.push(volumeId);
+        } catch (error) {
+          this.options.log.warn('attachment record unreadable; left alone', {
+            volumeId,
+            error: describeError(error),
+          });
+        }
+        return Promise.resolve();
+      });
+    }
+    for (const [volumeId, entry] of this.volumes) {
+      if (records.has(volumeId)) continue;
+      await this.queue.run(volumeId, async () => {
+        const record = this.recordOf(entry);
+        if (record === undefined || this.volumes.get(volumeId) !== entry) return;
+        await this.persist(volumeId, entry, record);
+        changed.push(volumeId);
+      });
+    }
+    if (changed.length > 0) this.publishStateCounts();
+    return changed;
   }
 
   /** Stops every actor (their timers with them); records stay for the next start. */

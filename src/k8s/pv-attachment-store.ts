@@ -71,7 +71,19 @@ export class PvAttachmentStore implements AttachmentStore {
           detail,
         },
       );
-      if (vaNodes.length > 0) out.set(volumeId, this.attachedRecord(volumeId, vaNodes, Date.now()));
+      const corrected =
+        vaNodes.length > 0 ? this.attachedRecord(volumeId, vaNodes, Date.now()) : undefined;
+      if (corrected !== undefined) out.set(volumeId, corrected);
+      // Written back, so the next load agrees and the disagreement is counted once.
+      await this.save(volumeId, corrected).catch((error: unknown) =>
+        this.options.log.warn(
+          'could not write the corrected attachment record; the next load corrects it again',
+          {
+            volumeId,
+            error: error instanceof Error ? error.message : String(error),
+          },
+        ),
+      );
     }
     return out;
   }

@@ -313,6 +313,39 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       }
       return answer.body === '' ? undefined : JSON.parse(answer.body);
     };
+    /**
+     * RBAC is eventually consistent (the authorizer reads bindings from a cache): wait until the
+     * API authorizes the user for the role's first rule, so tests never race the binding.
+     */
+    const waitForAuthorization = async (user: string, clusterRole: string): Promise<void> => {
+      const role = (await api(
+        'GET',
+        `/apis/rbac.authorization.k8s.io/v1/clusterroles/${clusterRole}`,
+      )) as {
+        rules?: { apiGroups?: string[]; resources?: string[]; verbs?: string[] }[];
+      };
+      const rule = role.rules?.find((r) => r.resources?.length && r.verbs?.length);
+      if (rule === undefined) return;
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const review = (await api('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+          apiVersion: 'authorization.k8s.io/v1',
+          kind: 'SubjectAccessReview',
+          spec: {
+            user,
+            resourceAttributes: {
+              group: rule.apiGroups?.[0] ?? '',
+              resource: rule.resources?.[0] ?? '',
+              verb: rule.verbs?.[0] ?? '',
+            },
+          },
+        })) as { status?: { allowed?: boolean } };
+        if (review.status?.allowed === true) return;
+        if (Date.now() > deadline)
+          throw new Error(`${user} is still not authorized by ${clusterRole} after 15 s`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    };
     let nextSpare = 0;
     return {
       dir,
@@ -334,6 +367,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
           },
           subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: spare.username }],
         });
+        await waitForAuthorization(spare.username, clusterRole);
         const path = join(dir, `${name}.kubeconfig`);
         writeFileSync(path, kubeconfig(server, spare.username, spare.token), { mode: 0o600 });
         return { ...spare, kubeconfigPath: path };

@@ -626,6 +626,107 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
   }, 60_000);
 });
 
+describe('reconciler against the API server', () => {
+  it('a deleted node loses its attachment after the grace period, with the event on the PVC', async () => {
+    await cluster.createObject('/api/v1/nodes', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'worker-gone' },
+    });
+    await cluster.createObject('/api/v1/namespaces/apps/persistentvolumeclaims', {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'vm-disk' },
+      spec: {
+        accessModes: ['ReadWriteOnce'],
+        resources: { requests: { storage: '1Gi' } },
+        storageClassName: '',
+      },
+    });
+    const fixture = await driverFixture(
+      [
+        '--mode',
+        'all',
+        '--leader-elect',
+        'false',
+        '--node-id',
+        'worker-a',
+        '--attachment-grace-period',
+        '2s',
+      ],
+      {},
+      {},
+      driverKube,
+    );
+    try {
+      const volumeId =
+        (await fixture.clients.controller.CreateVolume(createRequest('stale-one'))).volume
+          ?.volumeId ?? '';
+      await cluster.createObject('/api/v1/persistentvolumes', {
+        ...pv('pv-stale'),
+        spec: {
+          ...pv('pv-stale').spec,
+          csi: { driver: DRIVER, volumeHandle: volumeId },
+          claimRef: { namespace: 'apps', name: 'vm-disk' },
+        },
+      });
+      await waitFor(
+        () =>
+          fixture.driver.kubernetes?.caches.volumes.get('pv-stale') &&
+          fixture.driver.kubernetes.caches.nodes.get('worker-gone'),
+        {
+          what: 'the caches',
+        },
+      );
+      await waitFor(
+        async () =>
+          fixture.clients.controller
+            .ControllerPublishVolume({
+              volumeId,
+              nodeId: 'worker-gone',
+              volumeCapability: { accessMode: { mode: 'SINGLE_NODE_WRITER' }, block: {} },
+              volumeContext: {},
+            })
+            .then(() => true)
+            .catch(() => false),
+        { timeoutMs: 10_000, intervalMs: 200, what: 'the publish' },
+      );
+      const deletedAt = Date.now();
+      await admin.deleteNode({ name: 'worker-gone' });
+      // The node watch triggers a pass; the attachment goes stale, then clears after 2 s.
+      await waitFor(
+        async () =>
+          (await admin.readPersistentVolume({ name: 'pv-stale' })).metadata?.annotations?.[
+            ATTACHMENT_ANNOTATION
+          ] === undefined,
+        {
+          timeoutMs: 15_000,
+          intervalMs: 200,
+          what: 'the stale attachment to be cleared',
+        },
+      );
+      expect(Date.now() - deletedAt).toBeGreaterThanOrEqual(2_000);
+      await waitFor(
+        async () =>
+          (
+            await admin.listNamespacedEvent({
+              namespace: 'apps',
+              fieldSelector: 'reason=StaleAttachmentCleared',
+            })
+          ).items.some((e) =>
+            (e.message ?? '').includes('Cleared stale attachment from deleted node worker-gone'),
+          ),
+        { what: 'the StaleAttachmentCleared event' },
+      );
+      const metrics = await fixture.driver.metrics.registry.metrics();
+      expect(metrics).toMatch(/^rds_csi_attachment_stale_cleared_total 1$/m);
+      expect(metrics).toMatch(/^rds_csi_attachment_reconcile_total\{action="clear_stale"\} 1$/m);
+    } finally {
+      await fixture.stop();
+    }
+  }, 60_000);
+});
+
 describe('with the API server gone', () => {
   it('event posting drops and counts instead of blocking the caller', async () => {
     await cluster.stopApiServer();
