@@ -1,0 +1,28 @@
+// diagrams.ts: which machines are drawn where (npm run visualize; checked by a test).
+import type { AnyStateMachine } from 'xstate';
+
+import { createVolumeAttachmentMachine } from '../src/machines/volume-attachment.js';
+
+export interface Diagram {
+  readonly path: string;
+  render(mermaid: (machine: AnyStateMachine) => string): string;
+}
+
+export const DIAGRAMS: readonly Diagram[] = [
+  {
+    path: 'visualizations/volume-attachment.md',
+    render: (mermaid) =>
+      [
+        '# Volume attachment machine',
+        '',
+        'Generated from `src/machines/volume-attachment.ts` by `npm run visualize`; do not edit.',
+        'One actor per volume. `[guard]` names the condition; `after x` fires at the deadline kept in',
+        'context, so a restored actor waits only for the time left.',
+        '',
+        '```mermaid',
+        mermaid(createVolumeAttachmentMachine({ now: () => 0 })).trimEnd(),
+        '```',
+        '',
+      ].join('\n'),
+  },
+];
