@@ -112,6 +112,7 @@ export function createAttachments(options: {
     graceMs: config.attachmentGracePeriodMs,
     log,
     onDisagreement: () => metrics.attachment.reconcile.inc({ action: 'sync_annotation' }),
+    cached: (pvName) => layer.caches.volumes.get(pvName),
   });
   const supervisor = new AttachmentSupervisor({ ...common, events, store });
   const core = kubeConfig.makeApiClient(CoreV1Api);

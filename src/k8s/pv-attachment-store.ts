@@ -29,6 +29,8 @@ export interface PvAttachmentStoreOptions {
   readonly writer: PvWriter;
   readonly graceMs: number;
   readonly log: Logger;
+  /** The watch cache's copy of a PV, when there is one (saves a read per write). */
+  readonly cached?: (pvName: string) => V1PersistentVolume | undefined;
   /** Told when a record and the VolumeAttachments disagree (the VolumeAttachments win). */
   readonly onDisagreement: (volumeId: string, detail: string) => void;
 }

@@ -48,14 +48,20 @@ export class PvWriter {
     decide: (
       pv: V1PersistentVolume,
     ) => AnnotationChanges | undefined | Promise<AnnotationChanges | undefined>,
+    /** A copy believed current (e.g. from the watch cache): saves the read; a stale one costs a 409. */
+    known?: V1PersistentVolume,
   ): Promise<V1PersistentVolume | undefined> {
     for (let attempt = 0; ; attempt++) {
       let pv: V1PersistentVolume;
-      try {
-        pv = await this.api.readPersistentVolume({ name });
-      } catch (error) {
-        if (isNotFound(error)) return undefined;
-        throw error;
+      if (attempt === 0 && known !== undefined) {
+        pv = known;
+      } else {
+        try {
+          pv = await this.api.readPersistentVolume({ name });
+        } catch (error) {
+          if (isNotFound(error)) return undefined;
+          throw error;
+        }
       }
       const changes = await decide(pv);
       if (changes === undefined || Object.keys(changes).length === 0) return pv;

@@ -243,6 +243,39 @@ describe('PV writes with optimistic concurrency', () => {
     expect(await writer.updateAnnotations('no-such-pv', () => ({ a: 'b' }))).toBeUndefined();
   });
 
+  it('writes from a cached copy in one round trip, and recovers when that copy was stale', async () => {
+    await cluster.createObject('/api/v1/persistentvolumes', pv('cached'));
+    const writer = new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger });
+    const fresh = await admin.readPersistentVolume({ name: 'cached' });
+    let decisions = 0;
+    const first = await writer.updateAnnotations(
+      'cached',
+      () => {
+        decisions++;
+        return { 'example.com/a': '1' };
+      },
+      fresh,
+    );
+    expect(decisions).toBe(1);
+    // `fresh` is now stale: the precondition fails once, the PV is re-read, the change lands.
+    const second = await writer.updateAnnotations(
+      'cached',
+      () => {
+        decisions++;
+        return { 'example.com/b': '2' };
+      },
+      fresh,
+    );
+    expect(decisions).toBe(3);
+    expect(second?.metadata?.annotations).toMatchObject({
+      'example.com/a': '1',
+      'example.com/b': '2',
+    });
+    expect(Number(second?.metadata?.resourceVersion)).toBeGreaterThan(
+      Number(first?.metadata?.resourceVersion),
+    );
+  });
+
   it('finds the PVC through claimRef, and not a new PVC that reuses the name', async () => {
     await cluster.createObject('/api/v1/namespaces', {
       apiVersion: 'v1',
