@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 
 import type { BenchResult } from './bench-result.js';
+import { benchAttachments } from './attachments.bench.js';
 import { benchControllerLifecycle } from './controller-lifecycle.bench.js';
 import { benchEmulatorPrint } from './emulator-print.bench.js';
 
@@ -13,12 +14,15 @@ const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult[]> }[]
     name: 'controller CreateVolume/DeleteVolume, realistic device timing',
     run: benchControllerLifecycle,
   },
+  { name: 'attachment actors at 10,000 volumes', run: benchAttachments },
 ];
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}`;
 console.log(`rds-csi-ts benchmarks on ${machine}\n`);
 const all: BenchResult[] = [];
-for (const bench of BENCHMARKS) {
+// BENCH=<text> runs only the benchmarks whose name contains it (all by default).
+const only = process.env['BENCH'] ?? '';
+for (const bench of BENCHMARKS.filter((b) => b.name.includes(only))) {
   console.log(`running: ${bench.name}`);
   all.push(...(await bench.run()));
 }

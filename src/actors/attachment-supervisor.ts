@@ -55,6 +55,8 @@ interface VolumeActor {
   readOnly: Record<string, boolean>;
   /** The last durable record (undefined: none, i.e. detached). */
   durable: PersistedAttachment | undefined;
+  /** The state this actor is counted under in the actors-per-state gauge. */
+  counted?: string | undefined;
 }
 
 function seconds(ms: number): string {
@@ -65,6 +67,7 @@ export class AttachmentSupervisor {
   private readonly machine: VolumeAttachmentMachine;
   private readonly volumes = new Map<string, VolumeActor>();
   private readonly queue = new KeyedQueue();
+  private readonly stateCounts = new Map<string, number>();
   private statusValue: SupervisorStatus = 'starting';
 
   constructor(private readonly options: SupervisorOptions) {
@@ -164,7 +167,7 @@ export class AttachmentSupervisor {
       }
       await this.options.store.save(volumeId, undefined);
       this.drop(volumeId);
-      this.publishStateCounts();
+      this.publishStateCounts(entry);
     });
   }
 
@@ -366,7 +369,7 @@ export class AttachmentSupervisor {
     await this.options.store.save(volumeId, stamped);
     entry.durable = stamped;
     if (stamped === undefined) this.drop(volumeId);
-    this.publishStateCounts();
+    this.publishStateCounts(entry);
   }
 
   private rollback(volumeId: string, entry: VolumeActor): void {
@@ -455,17 +458,34 @@ export class AttachmentSupervisor {
   }
 
   private drop(volumeId: string): void {
-    this.volumes.get(volumeId)?.actor.stop();
+    const entry = this.volumes.get(volumeId);
+    if (entry === undefined) return;
+    entry.actor.stop();
     this.volumes.delete(volumeId);
+    this.count(entry, undefined);
   }
 
-  private publishStateCounts(): void {
-    const counts: Record<string, number> = {};
-    for (const entry of this.volumes.values()) {
-      const state = String(entry.actor.getSnapshot().value);
-      counts[state] = (counts[state] ?? 0) + 1;
+  /** Moves one actor between state counts: O(1) per change, not O(volumes) (10k-volume bench). */
+  private count(entry: VolumeActor, state: string | undefined): void {
+    if (entry.counted !== undefined) {
+      this.stateCounts.set(entry.counted, (this.stateCounts.get(entry.counted) ?? 1) - 1);
     }
-    this.options.metrics.actorStates(counts);
+    entry.counted = state;
+    if (state !== undefined) this.stateCounts.set(state, (this.stateCounts.get(state) ?? 0) + 1);
+  }
+
+  /** Updates `entry`'s count (or recounts everything) and reports the gauge. */
+  private publishStateCounts(entry?: VolumeActor): void {
+    if (entry === undefined) {
+      this.stateCounts.clear();
+      for (const e of this.volumes.values()) {
+        e.counted = undefined;
+        this.count(e, String(e.actor.getSnapshot().value));
+      }
+    } else if (this.volumes.get(entry.actor.id) === entry) {
+      this.count(entry, String(entry.actor.getSnapshot().value));
+    }
+    this.options.metrics.actorStates(Object.fromEntries(this.stateCounts));
   }
 
   /** Metrics and PVC events for what the machine reported (seed-decisions 3: verbose messages). */

@@ -50,6 +50,8 @@ export interface Cluster {
   /** POST as admin; returns the created object. */
   createObject(path: string, object: unknown): Promise<unknown>;
   getObject(path: string): Promise<unknown>;
+  /** PUT as admin (e.g. a status subresource); returns the stored object. */
+  putObject(path: string, object: unknown): Promise<unknown>;
   deleteObject(path: string): Promise<void>;
   /** Stops only the API server (etcd stays): clients see connection refused. */
   stopApiServer(): Promise<void>;
@@ -374,6 +376,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       },
       createObject: (path, object) => api('POST', path, object),
       getObject: (path) => api('GET', path),
+      putObject: (path, object) => api('PUT', path, object),
       deleteObject: async (path) => {
         await api('DELETE', path);
       },
