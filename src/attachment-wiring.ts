@@ -32,6 +32,8 @@ export interface Attachments {
   onLeading(): void;
   /** Call when it stops being the leader: the reconciler stops (the new leader runs its own). */
   onNotLeading(): void;
+  /** Something happened that may have changed attachments (the RDS came back): reconcile soon. */
+  reconcileSoon(reason: string): void;
   stop(): Promise<void>;
 }
 
@@ -74,6 +76,7 @@ export function createAttachments(options: {
       start: () => supervisor.rebuild(),
       onLeading: () => undefined,
       onNotLeading: () => undefined,
+      reconcileSoon: () => undefined,
       stop: () => {
         supervisor.stop();
         return Promise.resolve();
@@ -138,8 +141,12 @@ export function createAttachments(options: {
       action: (action) => metrics.attachment.reconcile.inc({ action }),
     },
   });
-  layer.caches.nodes.on((event) => {
+  layer.caches.nodes.on((event, node) => {
     if (event === 'delete') reconciler.trigger('a node was deleted');
+    const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+    if (event === 'update' && ready !== undefined && ready !== 'True') {
+      reconciler.trigger('a node is not Ready');
+    }
   });
   let stopped = false;
   let timer: unknown;
@@ -172,6 +179,7 @@ export function createAttachments(options: {
     },
     onLeading: rebuild,
     onNotLeading: () => void reconciler.stop(),
+    reconcileSoon: (reason) => reconciler.trigger(reason),
     stop: async () => {
       stopped = true;
       clock.clearTimeout(timer);

@@ -28,7 +28,7 @@ import {
   shellObserver,
   type DriverMetrics,
 } from './observability/metrics.js';
-import { createAttachments } from './attachment-wiring.js';
+import { createAttachments, type Attachments } from './attachment-wiring.js';
 import { loadKubeConfig } from './k8s/kube-config.js';
 import { createKubernetesLayer, type KubernetesLayer } from './k8s/kubernetes-layer.js';
 import { rdsSettingsFromConfig, type RdsSettings } from './rds-settings.js';
@@ -80,8 +80,13 @@ function connectRds(
   deps: DriverDeps,
   health: HealthRegistry,
   metrics: DriverMetrics,
+  onRdsReconnect: () => void,
 ): { rds: RdsClient; shell: SshShell } {
   const log = deps.log.child({ component: 'rds' });
+  const rdsHealth = health.register(
+    'rds',
+    `not connected to ${settings.host}:${settings.port} yet`,
+  );
   const shell = new SshShell({
     host: settings.host,
     port: settings.port,
@@ -97,10 +102,14 @@ function connectRds(
     backoff: { initialMs: 500, maxMs: 30_000 },
     clock: deps.clock,
     log,
-    health: connectionGauge(
-      metrics,
-      health.register('rds', `not connected to ${settings.host}:${settings.port} yet`),
-    ),
+    health: connectionGauge(metrics, {
+      ...rdsHealth,
+      // A reconnect after an outage is when attachment state most likely drifted (field-lessons #7).
+      healthy: () => {
+        rdsHealth.healthy();
+        onRdsReconnect();
+      },
+    }),
     observer: shellObserver(metrics),
   });
   shell.start();
@@ -117,12 +126,16 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
   const servesController = config.mode !== 'node';
   const servesNode = config.mode !== 'controller';
   let backend: { rds: RdsClient; shell: SshShell } | undefined;
+  /** Built after the RDS connection, which reports reconnects to it. */
+  const late: { attachments?: Attachments | undefined } = {};
   if (servesController) {
     if (deps.rds === undefined)
       throw new InvalidConfigError([
         'the controller needs RDS settings (--rds-address and credentials)',
       ]);
-    backend = connectRds(config, deps.rds, deps, health, metrics);
+    backend = connectRds(config, deps.rds, deps, health, metrics, () =>
+      late.attachments?.reconcileSoon('the RDS connection is back'),
+    );
   }
   let kubernetes: KubernetesLayer | undefined;
   let leadingHook: (leading: boolean) => void = () => undefined;
@@ -154,6 +167,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
   const attachments = servesController
     ? createAttachments({ config, clock, log, metrics, kubernetes, kubeConfig: deps.kubeConfig })
     : undefined;
+  late.attachments = attachments;
   leadingHook = (leading) => (leading ? attachments?.onLeading() : attachments?.onNotLeading());
   await attachments?.start();
   const services: CsiServices = {

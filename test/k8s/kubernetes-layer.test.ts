@@ -14,6 +14,8 @@ import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
+import { AttachmentReconciler } from '../../src/actors/attachment-reconciler.js';
+import { AttachmentSupervisor } from '../../src/actors/attachment-supervisor.js';
 import { createClusterCaches, type ClusterCaches } from '../../src/k8s/caches.js';
 import { EventRecorder } from '../../src/k8s/event-recorder.js';
 import { LeaderElector } from '../../src/k8s/leader-election.js';
@@ -22,6 +24,7 @@ import {
   ATTACHMENT_ANNOTATION,
   GO_ATTACHED_AT,
   GO_ATTACHED_NODE,
+  PvAttachmentStore,
 } from '../../src/k8s/pv-attachment-store.js';
 import type { CacheEvent } from '../../src/k8s/watched-cache.js';
 import { systemClock } from '../../src/main.js';
@@ -761,6 +764,83 @@ describe('reconciler against the API server', () => {
 });
 
 describe('with the API server gone', () => {
+  it('a reconcile pass clears nothing when it cannot look nodes up (fail-open)', async () => {
+    const volumeId = 'pvc-0a1b2c3d-0000-4000-8000-00000000fa11';
+    await cluster.createObject('/api/v1/nodes', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'worker-kept' },
+    });
+    await cluster.createObject('/api/v1/persistentvolumes', {
+      ...pv('pv-outage'),
+      spec: { ...pv('pv-outage').spec, csi: { driver: DRIVER, volumeHandle: volumeId } },
+    });
+    const writer = new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger });
+    const store = new PvAttachmentStore({
+      kubeConfig: driverKube,
+      driverName: DRIVER,
+      writer,
+      graceMs: 200,
+      log: log.logger,
+      onDisagreement: () => undefined,
+    });
+    const supervisor = new AttachmentSupervisor({
+      store,
+      events: { post: () => undefined },
+      metrics: {
+        attach: () => undefined,
+        detach: () => undefined,
+        conflict: () => undefined,
+        gracePeriodUsed: () => undefined,
+        staleCleared: () => undefined,
+        reconcile: () => undefined,
+        migration: () => undefined,
+        actorStates: () => undefined,
+      },
+      clock: systemClock,
+      log: log.logger,
+      graceMs: 200,
+    });
+    await supervisor.rebuild();
+    await supervisor.publish({
+      volumeId,
+      nodeId: 'worker-kept',
+      multiNode: false,
+      readOnly: false,
+      migrationTimeoutMs: 300_000,
+    });
+    const core = driverKube.makeApiClient(CoreV1Api);
+    const reconciler = new AttachmentReconciler({
+      supervisor,
+      store,
+      nodes: {
+        exists: async (name) => {
+          try {
+            await core.readNode({ name });
+            return true;
+          } catch (error) {
+            if ((error as { code?: number }).code === 404) return false;
+            throw error;
+          }
+        },
+      },
+      intervalMs: 300_000,
+      clock: systemClock,
+      log: log.logger,
+      metrics: { pass: () => undefined, action: () => undefined },
+    });
+    // Earlier tests left other attachments on PVs: every one of them must survive too.
+    const before = supervisor.holders();
+    expect(before.get(volumeId)).toEqual(['worker-kept']);
+    await cluster.stopApiServer();
+    const pass = await reconciler.runPass();
+    expect(pass).toMatchObject({ staleMarked: 0, synced: 0 });
+    expect(pass.skipped).toBe([...before.values()].flat().length);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // twice the grace period
+    expect(supervisor.holders()).toEqual(before);
+    supervisor.stop();
+  }, 30_000);
+
   it('event posting drops and counts instead of blocking the caller', async () => {
     await cluster.stopApiServer();
     const metrics = countingMetrics();
