@@ -1,6 +1,7 @@
 // diagrams.ts: which machines are drawn where (npm run visualize; checked by a test).
 import type { AnyStateMachine } from 'xstate';
 
+import { supervisorLifecycle } from '../src/machines/supervisor-lifecycle.js';
 import { createVolumeAttachmentMachine } from '../src/machines/volume-attachment.js';
 
 export interface Diagram {
@@ -21,6 +22,22 @@ export const DIAGRAMS: readonly Diagram[] = [
         '',
         '```mermaid',
         mermaid(createVolumeAttachmentMachine({ now: () => 0 })).trimEnd(),
+        '```',
+        '',
+      ].join('\n'),
+  },
+  {
+    path: 'visualizations/supervisor-lifecycle.md',
+    render: (mermaid) =>
+      [
+        '# Attachment supervisor lifecycle',
+        '',
+        'Generated from `src/machines/supervisor-lifecycle.ts` by `npm run visualize`; do not edit.',
+        'Calls are decided in `ready` and `reconciling`; elsewhere they are answered UNAVAILABLE.',
+        'From every state, STOP leads to `stopped` (not drawn).',
+        '',
+        '```mermaid',
+        mermaid(supervisorLifecycle).trimEnd(),
         '```',
         '',
       ].join('\n'),

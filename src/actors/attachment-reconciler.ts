@@ -99,6 +99,15 @@ export class AttachmentReconciler {
   }
 
   private async pass(): Promise<PassResult> {
+    this.options.supervisor.reconciling(true);
+    try {
+      return await this.passBody();
+    } finally {
+      this.options.supervisor.reconciling(false);
+    }
+  }
+
+  private async passBody(): Promise<PassResult> {
     const started = this.options.clock.now();
     const { supervisor, nodes, log, metrics } = this.options;
     let staleMarked = 0;

@@ -15,6 +15,7 @@ import {
   describeError,
 } from '../errors.js';
 import { KeyedQueue } from '../keyed-queue.js';
+import { supervisorLifecycle, type SupervisorState } from '../machines/supervisor-lifecycle.js';
 import {
   createVolumeAttachmentMachine,
   type AttachmentContext,
@@ -48,7 +49,7 @@ export interface PublishRequest {
   readonly migrationTimeoutMs: number;
 }
 
-export type SupervisorStatus = 'starting' | 'rebuilding' | 'ready' | 'stopped';
+export type SupervisorStatus = SupervisorState;
 
 interface VolumeActor {
   actor: Actor<VolumeAttachmentMachine>;
@@ -68,14 +69,20 @@ export class AttachmentSupervisor {
   private readonly volumes = new Map<string, VolumeActor>();
   private readonly queue = new KeyedQueue();
   private readonly stateCounts = new Map<string, number>();
-  private statusValue: SupervisorStatus = 'starting';
+  /** The supervisor's own states, an XState actor too (supervisor-lifecycle.ts). */
+  private readonly lifecycle = createActor(supervisorLifecycle).start();
 
   constructor(private readonly options: SupervisorOptions) {
     this.machine = createVolumeAttachmentMachine(options.clock);
   }
 
   get status(): SupervisorStatus {
-    return this.statusValue;
+    return this.lifecycle.getSnapshot().value;
+  }
+
+  /** The reconciler reports its passes, so the state shows when one runs. */
+  reconciling(running: boolean): void {
+    this.lifecycle.send({ type: running ? 'RECONCILE_STARTED' : 'RECONCILE_DONE' });
   }
 
   /** Volumes with an actor (attached, in grace, migrating, stale...). */
@@ -98,12 +105,12 @@ export class AttachmentSupervisor {
 
   /** Loads every persisted record and restores its actor; timed states resume their remainder. */
   async rebuild(): Promise<void> {
-    this.statusValue = 'rebuilding';
+    this.lifecycle.send({ type: 'REBUILD' });
     let records: Map<string, PersistedAttachment>;
     try {
       records = await this.options.store.loadAll();
     } catch (error) {
-      this.statusValue = 'starting';
+      this.lifecycle.send({ type: 'REBUILD_FAILED', error: describeError(error) });
       throw error;
     }
     for (const [volumeId, record] of records) {
@@ -116,7 +123,7 @@ export class AttachmentSupervisor {
         });
       }
     }
-    this.statusValue = 'ready';
+    this.lifecycle.send({ type: 'REBUILT', volumes: this.volumes.size });
     this.publishStateCounts();
     this.options.log.info('attachment state rebuilt', { volumes: this.volumes.size });
   }
@@ -144,11 +151,15 @@ export class AttachmentSupervisor {
 
   /** Until the state is rebuilt, no decision can be right: answer UNAVAILABLE (the CO retries). */
   private requireReady(): void {
-    if (this.statusValue !== 'ready') {
-      throw new RdsUnavailableError(
-        `the attachment state is ${this.statusValue === 'stopped' ? 'stopped' : 'being rebuilt'}; retry shortly`,
-      );
-    }
+    const { value, context } = this.lifecycle.getSnapshot();
+    if (value === 'ready' || value === 'reconciling') return;
+    const why =
+      value === 'degraded'
+        ? `could not be loaded (${context.lastError ?? 'unknown error'}); the driver keeps retrying`
+        : value === 'stopped'
+          ? 'stopped (the driver is shutting down or lost leadership)'
+          : 'being rebuilt';
+    throw new RdsUnavailableError(`the attachment state ${why}; retry shortly`);
   }
 
   /**
@@ -246,7 +257,7 @@ export class AttachmentSupervisor {
   stop(): void {
     for (const entry of this.volumes.values()) entry.actor.stop();
     this.volumes.clear();
-    this.statusValue = 'stopped';
+    this.lifecycle.send({ type: 'STOP' });
   }
 
   private async doPublish(request: PublishRequest): Promise<void> {

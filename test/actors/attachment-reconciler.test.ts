@@ -111,6 +111,22 @@ describe('AttachmentReconciler', () => {
     await r.publish('pvc-1', 'c');
   });
 
+  it('shows the supervisor as reconciling during a pass, and ready after', async () => {
+    const seen: string[] = [];
+    const ref: { supervisor?: { status: string } } = {};
+    const r = await rig({
+      exists: () => {
+        seen.push(ref.supervisor?.status ?? '');
+        return Promise.resolve(true);
+      },
+    });
+    ref.supervisor = r.supervisor;
+    await r.publish('pvc-1', 'a');
+    await r.reconciler.runPass();
+    expect(seen).toEqual(['reconciling']);
+    expect(r.supervisor.status).toBe('ready');
+  });
+
   it('fails open: a node lookup error changes nothing', async () => {
     const r = await rig({ exists: () => Promise.reject(new Error('the API server is down')) });
     await r.publish('pvc-1', 'a');

@@ -242,4 +242,30 @@ describe('AttachmentSupervisor', () => {
     expect(supervisor.status).toBe('ready');
     await supervisor.publish({ ...rwo('a'), volumeId: 'pvc-bad' });
   });
+
+  it('is degraded while its records cannot be loaded, and says why to every call', async () => {
+    let down = true;
+    const store: AttachmentStore = {
+      loadAll: () =>
+        down ? Promise.reject(new Error('API server unreachable')) : Promise.resolve(new Map()),
+      save: () => Promise.resolve(),
+    };
+    const { make } = world(store);
+    const supervisor = make(store);
+    expect(supervisor.status).toBe('starting');
+    await expect(supervisor.rebuild()).rejects.toThrow('API server unreachable');
+    expect(supervisor.status).toBe('degraded');
+    const refused = await supervisor.publish(rwo('a')).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(RdsUnavailableError);
+    expect((refused as Error).message).toMatch(
+      /could not be loaded \(.*API server unreachable\); the driver keeps retrying/,
+    );
+    down = false;
+    await supervisor.rebuild();
+    expect(supervisor.status).toBe('ready');
+    await supervisor.publish(rwo('a'));
+    supervisor.stop();
+    expect(supervisor.status).toBe('stopped');
+    await expect(supervisor.publish(rwo('a'))).rejects.toBeInstanceOf(RdsUnavailableError);
+  });
 });
