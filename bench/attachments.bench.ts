@@ -11,12 +11,14 @@ import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kuberne
 import { AttachmentReconciler } from '../src/actors/attachment-reconciler.js';
 import { AttachmentSupervisor } from '../src/actors/attachment-supervisor.js';
 import { createClusterCaches } from '../src/k8s/caches.js';
+import { nodeLookup } from '../src/k8s/node-lookup.js';
 import { ATTACHMENT_ANNOTATION, PvAttachmentStore } from '../src/k8s/pv-attachment-store.js';
 import { PvWriter } from '../src/k8s/pv-writer.js';
 import { systemClock } from '../src/main.js';
 import { createLogger } from '../src/observability/logger.js';
-import type { AttachmentMetrics, AttachmentStore, PersistedAttachment } from '../src/ports.js';
+import type { AttachmentStore, PersistedAttachment } from '../src/ports.js';
 import { startCluster } from '../test/helpers/cluster.js';
+import { quietAttachmentMetrics } from '../test/helpers/quiet-metrics.js';
 import type { BenchResult } from './bench-result.js';
 
 const VOLUMES = 10_000;
@@ -25,20 +27,22 @@ const NODES = 50;
 const DRIVER = 'rds.csi.srvlab.io';
 const GRACE_MS = 30_000;
 
-const quietMetrics: AttachmentMetrics = {
-  attach: () => undefined,
-  detach: () => undefined,
-  conflict: () => undefined,
-  gracePeriodUsed: () => undefined,
-  staleCleared: () => undefined,
-  reconcile: () => undefined,
-  migration: () => undefined,
-  actorStates: () => undefined,
-};
 const { logger } = createLogger({
   format: 'json',
   level: (process.env['BENCH_LOG'] as 'debug' | undefined) ?? 'error',
 });
+
+/** A supervisor that reports nothing (no events, no metrics): the bench measures time and heap. */
+function quietSupervisor(store: AttachmentStore): AttachmentSupervisor {
+  return new AttachmentSupervisor({
+    store,
+    events: { post: () => undefined },
+    metrics: quietAttachmentMetrics,
+    clock: systemClock,
+    log: logger,
+    graceMs: GRACE_MS,
+  });
+}
 
 function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
@@ -78,14 +82,7 @@ async function heapOfActors(): Promise<BenchResult> {
   };
   gc();
   const before = process.memoryUsage().heapUsed;
-  const supervisor = new AttachmentSupervisor({
-    store,
-    events: { post: () => undefined },
-    metrics: quietMetrics,
-    clock: systemClock,
-    log: logger,
-    graceMs: GRACE_MS,
-  });
+  const supervisor = quietSupervisor(store);
   await supervisor.rebuild();
   for (let i = 0; i < VOLUMES; i++) {
     await supervisor.publish({
@@ -225,14 +222,7 @@ export async function benchAttachments(): Promise<BenchResult[]> {
     } while (token);
     const bareListMs = performance.now() - t0;
 
-    const supervisor = new AttachmentSupervisor({
-      store: counted,
-      events: { post: () => undefined },
-      metrics: quietMetrics,
-      clock: systemClock,
-      log: logger,
-      graceMs: GRACE_MS,
-    });
+    const supervisor = quietSupervisor(counted);
     t0 = performance.now();
     await supervisor.rebuild();
     const rebuildMs = performance.now() - t0;
@@ -249,12 +239,7 @@ export async function benchAttachments(): Promise<BenchResult[]> {
     const reconciler = new AttachmentReconciler({
       supervisor,
       store: counted,
-      nodes: {
-        exists: async (name) => {
-          await core.readNode({ name });
-          return true;
-        },
-      },
+      nodes: nodeLookup(kube),
       intervalMs: 300_000,
       clock: systemClock,
       log: logger,
@@ -297,7 +282,7 @@ export async function benchAttachments(): Promise<BenchResult[]> {
         cached: (name) => caches.volumes.get(name),
       }),
       events: { post: () => undefined },
-      metrics: quietMetrics,
+      metrics: quietAttachmentMetrics,
       clock: systemClock,
       log: logger,
       graceMs: GRACE_MS,

@@ -8,8 +8,6 @@
 //     replica becomes the leader, or at start without leader election, retried until it loads.
 import { join } from 'node:path';
 
-import { CoreV1Api } from '@kubernetes/client-node';
-
 import { AttachmentReconciler } from './actors/attachment-reconciler.js';
 import { AttachmentSupervisor } from './actors/attachment-supervisor.js';
 import { FileAttachmentStore } from './actors/file-attachment-store.js';
@@ -17,7 +15,7 @@ import type { Config } from './config.js';
 import type { NodeDirectory } from './csi/controller-publish.js';
 import { describeError } from './errors.js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { isNotFound } from './k8s/api-errors.js';
+import { nodeLookup } from './k8s/node-lookup.js';
 import type { KubernetesLayer } from './k8s/kubernetes-layer.js';
 import { PvAttachmentStore } from './k8s/pv-attachment-store.js';
 import { attachmentMetricsPort, type DriverMetrics } from './observability/metrics.js';
@@ -118,24 +116,13 @@ export function createAttachments(options: {
     cached: (pvName) => layer.caches.volumes.get(pvName),
   });
   const supervisor = new AttachmentSupervisor({ ...common, events, store });
-  const core = kubeConfig.makeApiClient(CoreV1Api);
   const reconciler = new AttachmentReconciler({
     supervisor,
     store,
     intervalMs: config.attachmentReconcileIntervalMs,
     clock,
     log,
-    nodes: {
-      exists: async (name) => {
-        try {
-          await core.readNode({ name });
-          return true;
-        } catch (error) {
-          if (isNotFound(error)) return false;
-          throw error;
-        }
-      },
-    },
+    nodes: nodeLookup(kubeConfig),
     metrics: {
       pass: (seconds) => metrics.attachment.duration.observe({ operation: 'reconcile' }, seconds),
       action: (action) => metrics.attachment.reconcile.inc({ action }),

@@ -19,6 +19,7 @@ import { AttachmentSupervisor } from '../../src/actors/attachment-supervisor.js'
 import { createClusterCaches, type ClusterCaches } from '../../src/k8s/caches.js';
 import { EventRecorder } from '../../src/k8s/event-recorder.js';
 import { LeaderElector } from '../../src/k8s/leader-election.js';
+import { nodeLookup } from '../../src/k8s/node-lookup.js';
 import { PvWriter } from '../../src/k8s/pv-writer.js';
 import {
   ATTACHMENT_ANNOTATION,
@@ -34,6 +35,7 @@ import { grpcError } from '../helpers/csi-client.js';
 import { createRequest } from '../helpers/controller-requests.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
 import { captureLog } from '../helpers/log-capture.js';
+import { quietAttachmentMetrics } from '../helpers/quiet-metrics.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const DRIVER = 'rds.csi.srvlab.io';
@@ -787,16 +789,7 @@ describe('with the API server gone', () => {
     const supervisor = new AttachmentSupervisor({
       store,
       events: { post: () => undefined },
-      metrics: {
-        attach: () => undefined,
-        detach: () => undefined,
-        conflict: () => undefined,
-        gracePeriodUsed: () => undefined,
-        staleCleared: () => undefined,
-        reconcile: () => undefined,
-        migration: () => undefined,
-        actorStates: () => undefined,
-      },
+      metrics: quietAttachmentMetrics,
       clock: systemClock,
       log: log.logger,
       graceMs: 200,
@@ -809,21 +802,10 @@ describe('with the API server gone', () => {
       readOnly: false,
       migrationTimeoutMs: 300_000,
     });
-    const core = driverKube.makeApiClient(CoreV1Api);
     const reconciler = new AttachmentReconciler({
       supervisor,
       store,
-      nodes: {
-        exists: async (name) => {
-          try {
-            await core.readNode({ name });
-            return true;
-          } catch (error) {
-            if ((error as { code?: number }).code === 404) return false;
-            throw error;
-          }
-        },
-      },
+      nodes: nodeLookup(driverKube),
       intervalMs: 300_000,
       clock: systemClock,
       log: log.logger,
