@@ -216,4 +216,6 @@ export interface AttachmentMetrics {
   migration(result: 'started' | 'completed' | 'failed' | 'aborted', seconds?: number): void;
   /** Count of actors per machine state, replaced wholesale. */
   actorStates(counts: Readonly<Record<string, number>>): void;
+  /** One state change of a volume's actor; `cause` is the event type, or `timer` for `after`. */
+  transition(from: string, to: string, cause: string): void;
 }

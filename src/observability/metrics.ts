@@ -27,6 +27,7 @@ export interface DriverMetrics {
   /** 1 while this controller replica holds the leader Lease. */
   readonly leader: Gauge;
   readonly attachment: {
+    readonly transitions: Counter<'from' | 'to' | 'cause'>;
     readonly attach: Counter<'status'>;
     readonly detach: Counter<'status'>;
     readonly conflicts: Counter;
@@ -150,6 +151,12 @@ function attachmentMetrics(registry: Registry): DriverMetrics['attachment'] {
       help: 'Volumes attached to two nodes for a live migration now',
       registers,
     }),
+    transitions: new Counter({
+      name: 'rds_csi_attachment_transitions_total',
+      help: 'State changes of the volume attachment actors (cause: the event, or timer)',
+      labelNames: ['from', 'to', 'cause'],
+      registers,
+    }),
     actors: new Gauge({
       name: 'rds_csi_attachment_actors',
       help: 'Volume attachment actors, by machine state',
@@ -185,6 +192,7 @@ export function attachmentMetricsPort(metrics: DriverMetrics): AttachmentMetrics
       // Derived from the actors themselves, so it can never drift below zero (field-lessons #13).
       m.activeMigrations.set(counts['migrating'] ?? 0);
     },
+    transition: (from, to, cause) => m.transitions.inc({ from, to, cause }),
   };
 }
 

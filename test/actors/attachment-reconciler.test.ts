@@ -42,6 +42,7 @@ async function rig(lookup: NodeLookup) {
     reconcile: (action) => actions.push(`reconcile_total{${action}}`),
     migration: () => undefined,
     actorStates: () => undefined,
+    transition: () => undefined,
   };
   const log = captureLog();
   const supervisor = new AttachmentSupervisor({

@@ -29,6 +29,7 @@ function recorder() {
   const events: string[] = [];
   const metrics: string[] = [];
   const states: Record<string, number>[] = [];
+  const transitions: string[] = [];
   const m: AttachmentMetrics = {
     attach: (status) => metrics.push(`attach:${status}`),
     detach: (status) => metrics.push(`detach:${status}`),
@@ -38,8 +39,9 @@ function recorder() {
     reconcile: (action) => metrics.push(`reconcile:${action}`),
     migration: (result) => metrics.push(`migration:${result}`),
     actorStates: (counts) => states.push({ ...counts }),
+    transition: (from, to, cause) => transitions.push(`${from} -> ${to} (${cause})`),
   };
-  return { events, metrics, states, m };
+  return { events, metrics, states, transitions, m };
 }
 
 function world(store?: AttachmentStore) {
@@ -100,6 +102,26 @@ describe('AttachmentSupervisor', () => {
       /^Warning AttachmentConflict \[pvc-1\]: Attachment to node b rejected: .* Delete the pod on a to release the volume\.$/,
     );
     expect(rec.events[0]).toMatch(/^Normal VolumeAttached \[pvc-1\]: Attached to node a at /);
+  });
+
+  it('counts and logs every change of state with its cause, timers included, not restores', async () => {
+    const { make, clock, rec } = world();
+    const first = make();
+    await first.rebuild();
+    await first.publish(rwo('a'));
+    await first.publish(rwo('a')); // idempotent: no change of state
+    await first.unpublish('pvc-1', 'a');
+    first.stop();
+    const second = make();
+    await second.rebuild(); // restored into grace: not a transition
+    clock.increment(30_000);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(rec.transitions).toEqual([
+      'detached -> attached (PUBLISH)',
+      'attached -> detaching (UNPUBLISH)',
+      'detaching -> grace (DETACHED)',
+      'grace -> detached (timer)',
+    ]);
   });
 
   it('a failed write answers UNAVAILABLE and changes nothing', async () => {

@@ -11,4 +11,5 @@ export const quietAttachmentMetrics: AttachmentMetrics = {
   reconcile: () => undefined,
   migration: () => undefined,
   actorStates: () => undefined,
+  transition: () => undefined,
 };
