@@ -40,6 +40,12 @@ export class PvAttachmentStore implements AttachmentStore {
   private readonly storage: StorageV1Api;
   /** volumeHandle -> PV name, learned while listing and saving. */
   private readonly pvNames = new Map<string, string>();
+  /**
+   * PV name -> the resourceVersion of our own last write, until the watch cache has caught up
+   * with it: a publish right after an unpublish starts from our write, not from a cache copy that
+   * is one version behind (which would cost a 409 and a re-read).
+   */
+  private readonly ownWrites = new Map<string, string>();
 
   constructor(private readonly options: PvAttachmentStoreOptions) {
     this.core = options.kubeConfig.makeApiClient(CoreV1Api);
@@ -94,16 +100,45 @@ export class PvAttachmentStore implements AttachmentStore {
     const name = await this.pvNameOf(volumeId);
     const nodes = (record?.context['nodes'] as string[] | undefined) ?? [];
     const attachedAt = record?.context['attachedAt'];
-    const written = await this.options.writer.updateAnnotations(name, () => ({
-      [ATTACHMENT_ANNOTATION]: record === undefined ? null : JSON.stringify(record),
-      [GO_ATTACHED_NODE]: nodes[0] ?? null,
-      [GO_ATTACHED_AT]:
-        nodes.length > 0 && typeof attachedAt === 'number'
-          ? new Date(attachedAt).toISOString()
-          : null,
-    }));
-    if (written === undefined)
+    const written = await this.options.writer.updateAnnotations(
+      name,
+      () => ({
+        [ATTACHMENT_ANNOTATION]: record === undefined ? null : JSON.stringify(record),
+        [GO_ATTACHED_NODE]: nodes[0] ?? null,
+        [GO_ATTACHED_AT]:
+          nodes.length > 0 && typeof attachedAt === 'number'
+            ? new Date(attachedAt).toISOString()
+            : null,
+      }),
+      this.startingPoint(name),
+    );
+    if (written === undefined) {
+      this.ownWrites.delete(name);
       throw new Error(`PersistentVolume ${name} of volume ${volumeId} is gone`);
+    }
+    const version = written.metadata?.resourceVersion;
+    if (version === undefined) this.ownWrites.delete(name);
+    else this.ownWrites.set(name, version);
+  }
+
+  /**
+   * The copy a write starts from, so that it takes one round trip (a PATCH with its
+   * resourceVersion precondition) instead of a GET and a PATCH: the newer of the watch cache's
+   * copy and our own last write. Which one is newer is read from the resourceVersions, integers on
+   * every etcd-backed API server; if they are not, the cache's copy is used. A wrong pick is
+   * never unsafe: the precondition turns it into a 409, a re-read and a retry.
+   */
+  private startingPoint(name: string): V1PersistentVolume | undefined {
+    const cached = this.options.cached?.(name);
+    const own = this.ownWrites.get(name);
+    if (own === undefined) return cached;
+    const cachedVersion = cached?.metadata?.resourceVersion;
+    if (cached !== undefined && cachedVersion !== undefined && !olderVersion(cachedVersion, own)) {
+      this.ownWrites.delete(name); // the cache has seen our write (or a later one)
+      return cached;
+    }
+    // Only the resourceVersion is read from the starting point: the record replaces the annotations.
+    return { metadata: { name, resourceVersion: own } };
   }
 
   /** The record from the PV's annotations: ours, else adopted from the Go driver's, else none. */
@@ -197,4 +232,10 @@ export class PvAttachmentStore implements AttachmentStore {
     } while (token);
     return out;
   }
+}
+
+/** Whether resourceVersion a is older than b, when both are integers; false when unknown. */
+function olderVersion(a: string, b: string): boolean {
+  if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return BigInt(a) < BigInt(b);
 }

@@ -281,6 +281,76 @@ describe('PV writes with optimistic concurrency', () => {
     );
   });
 
+  it('attachment writes take one round trip, from the cache or from our own last write', async () => {
+    await cluster.createObject('/api/v1/persistentvolumes', pv('one-trip'));
+    // Reads (GETs) the writer makes: every attempt but a first one that starts from a given copy.
+    let reads = 0;
+    class CountingWriter extends PvWriter {
+      override updateAnnotations(
+        ...[name, decide, known]: Parameters<PvWriter['updateAnnotations']>
+      ) {
+        let attempt = 0;
+        return super.updateAnnotations(
+          name,
+          (current) => {
+            if (attempt++ > 0 || known === undefined) reads++;
+            return decide(current);
+          },
+          known,
+        );
+      }
+    }
+    // A watch cache that lags: it goes on returning what it held when the test began.
+    let cacheCopy = await admin.readPersistentVolume({ name: 'one-trip' });
+    const store = new PvAttachmentStore({
+      kubeConfig: driverKube,
+      driverName: DRIVER,
+      writer: new CountingWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger }),
+      graceMs: 30_000,
+      log: log.logger,
+      cached: () => cacheCopy,
+      onDisagreement: () => undefined,
+    });
+    const record = (nodes: string[], at: number) => ({
+      v: 1 as const,
+      state: nodes.length > 0 ? 'attached' : 'detached',
+      context: {
+        volumeId: 'pvc-one-trip',
+        graceMs: 30_000,
+        access: 'single',
+        nodes,
+        attachedAt: at,
+      },
+      readOnly: {},
+      savedAt: at,
+    });
+    // Publish, unpublish, publish: the cache is behind after the first, our own writes are not.
+    await store.save('pvc-one-trip', record(['worker-a'], 1));
+    await store.save('pvc-one-trip', record([], 2));
+    await store.save('pvc-one-trip', record(['worker-b'], 3));
+    expect(reads).toBe(0);
+    // Someone else writes and the cache has seen it: the cache's copy is newer and is used.
+    cacheCopy = await admin.patchPersistentVolume(
+      { name: 'one-trip', body: { metadata: { labels: { team: 'storage' } } } },
+      mergePatch,
+    );
+    await store.save('pvc-one-trip', record([], 4));
+    expect(reads).toBe(0);
+    // Someone else writes and the cache has not seen it: one 409, a re-read, and the write lands.
+    await admin.patchPersistentVolume(
+      { name: 'one-trip', body: { metadata: { labels: { team: 'platform' } } } },
+      mergePatch,
+    );
+    await store.save('pvc-one-trip', record(['worker-c'], 5));
+    expect(reads).toBe(1);
+    const final = await admin.readPersistentVolume({ name: 'one-trip' });
+    expect(final.metadata?.labels).toEqual({ team: 'platform' });
+    expect(final.metadata?.annotations?.[GO_ATTACHED_NODE]).toBe('worker-c');
+    expect(JSON.parse(final.metadata?.annotations?.[ATTACHMENT_ANNOTATION] ?? '{}')).toMatchObject({
+      context: { nodes: ['worker-c'] },
+    });
+  });
+
   it('finds the PVC through claimRef, and not a new PVC that reuses the name', async () => {
     await cluster.createObject('/api/v1/namespaces', {
       apiVersion: 'v1',
@@ -570,6 +640,49 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
         ),
       ).toMatch(/rds_csi_attachment_grace_period_used_total 1/);
       await fixture.clients.controller.ControllerUnpublishVolume({ volumeId, nodeId: 'worker-b' });
+    } finally {
+      await fixture.stop();
+    }
+  }, 60_000);
+
+  it('a restart in the middle of the grace period honors the remaining time, read from the PV', async () => {
+    const graceArgv = [...argv, '--attachment-grace-period', '10s'];
+    let fixture = await driverFixture(graceArgv, {}, {}, driverKube);
+    try {
+      const created = await fixture.clients.controller.CreateVolume(createRequest('resumed'));
+      const volumeId = created.volume?.volumeId ?? '';
+      await cluster.createObject('/api/v1/persistentvolumes', {
+        ...pv('pv-resumed'),
+        spec: { ...pv('pv-resumed').spec, csi: { driver: DRIVER, volumeHandle: volumeId } },
+      });
+      await publish(fixture, volumeId, 'worker-a');
+      await fixture.clients.controller.ControllerUnpublishVolume({ volumeId, nodeId: 'worker-a' });
+      const detachedAt = Date.now();
+      const inGrace = JSON.parse(
+        (await annotations('pv-resumed'))[ATTACHMENT_ANNOTATION] ?? '{}',
+      ) as unknown;
+      expect(inGrace).toMatchObject({ state: 'grace', context: { detachedFrom: 'worker-a' } });
+
+      // Down for 5 s of the 10 s grace period; the new process finds the record on the PV.
+      await fixture.stop();
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, detachedAt + 5_000 - Date.now())),
+      );
+      fixture = await driverFixture(graceArgv, {}, {}, driverKube);
+      const restartedAt = Date.now();
+      const onPv = async () => (await annotations('pv-resumed'))[ATTACHMENT_ANNOTATION];
+      // Timing bounds below tell the three outcomes apart: a timer that fires at once on
+      // restore (ends ~5 s early), one never armed (never ends), a fresh full delay (ends late).
+      expect(JSON.parse((await onPv()) ?? '{}')).toMatchObject({ state: 'grace' });
+      // ...and the period ends at the original deadline, not a full 10 s after the restart.
+      await waitFor(async () => (await onPv()) === undefined, {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+        what: 'the grace period to end (the record removed from the PV)',
+      });
+      const endedAt = Date.now();
+      expect(endedAt - detachedAt).toBeGreaterThanOrEqual(9_500);
+      expect(endedAt - detachedAt).toBeLessThan(restartedAt - detachedAt + 10_000 - 2_000);
     } finally {
       await fixture.stop();
     }
