@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 
 import { z } from 'zod';
 
-import { VOLUME_PATH } from './naming.js';
+import { DEFAULT_MANAGED_NQN_PREFIX, VOLUME_PATH } from './naming.js';
 
 import { DRIVER_MODES, type Config, type EmulatorLatency } from './config-types.js';
 
@@ -403,5 +403,66 @@ export const OPTIONS: readonly OptionSpec[] = [
     accepts: 'a duration of 0s or from 1m to 24h, e.g. 5m',
     schema: duration(0, 86_400_000).refine((ms) => ms === 0 || ms >= 60_000, 'below 1m'),
     defaultValue: '5m',
+  },
+  {
+    key: 'nodeTransport',
+    flags: '--node-transport <kind>',
+    description:
+      "node: how volumes are reached: nvme (NVMe/TCP with nvme-cli) or loop (the emulator's backing files as loop devices: tests and the quickstart)",
+    accepts: 'nvme | loop',
+    schema: z.enum(['nvme', 'loop']),
+    defaultValue: 'nvme',
+  },
+  {
+    key: 'loopExportTable',
+    flags: '--loop-export-table <file>',
+    description:
+      "node, loop transport: the emulator's export table (exports.json in its data dir); default with --quickstart: the embedded emulator's",
+    accepts: 'a file path',
+    schema: text.pipe(z.string().min(1)).optional(),
+  },
+  {
+    key: 'managedNqnPrefix',
+    flags: '--managed-nqn-prefix <prefix>',
+    description:
+      'node: the only NVMe subsystems this driver connects, disconnects or rescans; others (a host booting from NVMe-oF) are never touched',
+    accepts: 'an NQN prefix like nqn.2000-02.com.mikrotik:pvc-',
+    schema: text.pipe(z.string().regex(/^nqn\.[0-9]{4}-[0-9]{2}\.[a-z0-9.-]+:[a-z0-9._-]*$/)),
+    defaultValue: DEFAULT_MANAGED_NQN_PREFIX,
+  },
+  {
+    key: 'hostNqnFile',
+    flags: '--host-nqn-file <file>',
+    description:
+      "node: this host's NQN, passed to nvme connect (mount the host's /etc/nvme read-only; a missing file means nvme-cli's own default)",
+    accepts: 'a file path',
+    schema: text.pipe(z.string().min(1)),
+    defaultValue: '/etc/nvme/hostnqn',
+  },
+  {
+    key: 'nodeCommandTimeoutMs',
+    flags: '--node-command-timeout <duration>',
+    description:
+      'node: longest run of one host command (nvme, losetup, blkid, mount) before it is killed',
+    accepts: 'a duration from 1s to 10m',
+    schema: duration(1_000, 600_000),
+    defaultValue: '30s',
+  },
+  {
+    key: 'mkfsTimeoutMs',
+    flags: '--mkfs-timeout <duration>',
+    description: 'node: longest run of mkfs, resize2fs or xfs_growfs before it is killed',
+    accepts: 'a duration from 10s to 2h',
+    schema: duration(10_000, 7_200_000),
+    defaultValue: '10m',
+  },
+  {
+    key: 'mountStormLimit',
+    flags: '--mount-storm-limit <n>',
+    description:
+      'node: mounts of one device beyond which another mount is refused (a propagation storm is under way)',
+    accepts: 'an integer from 2 to 10000',
+    schema: z.coerce.number().int().min(2).max(10_000),
+    defaultValue: 100,
   },
 ];

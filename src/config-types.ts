@@ -41,6 +41,18 @@ export interface Config {
   readonly kubernetesResyncMs: number;
   readonly attachmentGracePeriodMs: number;
   readonly attachmentReconcileIntervalMs: number;
+  /** How the node reaches volumes: NVMe/TCP with nvme-cli, or the emulator's files as loop devices. */
+  readonly nodeTransport: 'nvme' | 'loop';
+  /** The loop transport's export table (the emulator's exports.json). */
+  readonly loopExportTable: string | undefined;
+  /** The only NQNs the node may connect, disconnect or rescan (field-lessons #4). */
+  readonly managedNqnPrefix: string;
+  /** This host's NQN file, passed to nvme connect (field-lessons #24). */
+  readonly hostNqnFile: string;
+  readonly nodeCommandTimeoutMs: number;
+  readonly mkfsTimeoutMs: number;
+  /** Mounts of one device beyond which the node refuses another (field-lessons #5). */
+  readonly mountStormLimit: number;
 }
 
 export type EmulatorLatency =

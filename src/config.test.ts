@@ -74,6 +74,12 @@ describe('loadConfig', () => {
       kubernetesResyncMs: 300_000,
       attachmentGracePeriodMs: 30_000,
       attachmentReconcileIntervalMs: 300_000,
+      nodeTransport: 'nvme',
+      managedNqnPrefix: 'nqn.2000-02.com.mikrotik:pvc-',
+      hostNqnFile: '/etc/nvme/hostnqn',
+      nodeCommandTimeoutMs: 30_000,
+      mkfsTimeoutMs: 600_000,
+      mountStormLimit: 100,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

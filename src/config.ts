@@ -125,6 +125,11 @@ export function loadConfig(inputs: ConfigInputs): ConfigOutcome {
   if (config['quickstart'] === true && raw.get('endpoint')?.source === 'quickstart') {
     config['endpoint'] = `unix://${String(config['dataDir'])}/csi.sock`;
   }
+  if (config['quickstart'] === true && config['loopExportTable'] === undefined) {
+    config['loopExportTable'] = `${String(config['dataDir'])}/rds-emulator/exports.json`;
+  }
+  if (typeof config['loopExportTable'] === 'string')
+    config['loopExportTable'] = resolve(inputs.cwd, config['loopExportTable']);
   return { kind: 'run', config: Object.freeze(config) as unknown as Config };
 }
 
@@ -133,6 +138,16 @@ function crossCheck(config: Record<string, unknown>): string[] {
   if (config['quickstart'] !== true && config['emulatorLatency'] !== 'off') {
     return [
       '--emulator-latency (env RDS_CSI_EMULATOR_LATENCY) only applies with --quickstart, which embeds the emulator',
+    ];
+  }
+  if (
+    config['nodeTransport'] === 'loop' &&
+    config['quickstart'] !== true &&
+    config['loopExportTable'] === undefined &&
+    config['mode'] !== 'controller'
+  ) {
+    return [
+      "--node-transport loop needs --loop-export-table (env RDS_CSI_LOOP_EXPORT_TABLE): the emulator's exports.json",
     ];
   }
   if (config['mode'] === 'node' || config['quickstart'] === true) return [];
@@ -227,4 +242,6 @@ function applyQuickstart(raw: RawValues): void {
   // Placeholder that passes validation; loadConfig puts the socket inside the final data dir.
   setIfDefault('endpoint', 'unix:///quickstart/csi.sock');
   setIfDefault('logFormat', 'text');
+  // The embedded emulator's disks reach the node as loop devices (there is no NVMe/TCP target).
+  setIfDefault('nodeTransport', 'loop');
 }

@@ -14,7 +14,6 @@ import { OperationLocks } from './csi/operation-locks.js';
 import { InflightCalls } from './csi/rpc-handler.js';
 import { CsiServer, type CsiServices, type ShutdownResult } from './csi/server.js';
 import { InvalidConfigError, describeError } from './errors.js';
-import { ProcMountTable } from './node/mountinfo.js';
 import { HealthRegistry } from './observability/health.js';
 import { createLogger } from './observability/logger.js';
 import type { Clock, Logger } from './ports.js';
@@ -30,6 +29,7 @@ import {
 } from './observability/metrics.js';
 import { createAttachments, type Attachments } from './attachment-wiring.js';
 import { loadKubeConfig } from './k8s/kube-config.js';
+import { createNodeVolumes } from './node-wiring.js';
 import { createKubernetesLayer, type KubernetesLayer } from './k8s/kubernetes-layer.js';
 import { rdsSettingsFromConfig, type RdsSettings } from './rds-settings.js';
 
@@ -211,7 +211,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
             version,
             nodeId: config.nodeId,
             maxVolumesPerNode: config.maxVolumesPerNode,
-            mounts: new ProcMountTable(),
+            volumes: createNodeVolumes(config, log.child({ component: 'node' })),
           }),
         }
       : {}),

@@ -152,6 +152,8 @@ export interface RdsBackend {
 /** One line of /proc/self/mountinfo. */
 export interface MountEntry {
   readonly mountPoint: string;
+  /** The mounted filesystem's device number, `major:minor` (a bind mount shows its source's). */
+  readonly device: string;
   /** Device or source as the kernel reports it (e.g. /dev/nvme0n1, /dev/loop3, tmpfs). */
   readonly source: string;
   readonly fsType: string;
@@ -162,6 +164,8 @@ export interface MountEntry {
 export interface MountTable {
   /** Every mount whose mount point is exactly `path` (stacked mounts included, oldest first). */
   mountsAt(path: string, options?: CallOptions): Promise<MountEntry[]>;
+  /** The whole table (mount-storm counts, in-use checks). */
+  all(options?: CallOptions): Promise<MountEntry[]>;
 }
 
 /** Whether this controller replica may change volumes (leader election; always yes without it). */
@@ -218,4 +222,77 @@ export interface AttachmentMetrics {
   actorStates(counts: Readonly<Record<string, number>>): void;
   /** One state change of a volume's actor; `cause` is the event type, or `timer` for `after`. */
   transition(from: string, to: string, cause: string): void;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The node's volumes (implemented in src/node/node-volumes.ts)
+// ---------------------------------------------------------------------------------------------
+
+export type Filesystem = 'ext4' | 'xfs';
+
+/** Where a volume is exported: what ControllerPublish put in publish_context. */
+export interface TransportTarget {
+  readonly nqn: string;
+  readonly address: string;
+  readonly port: number;
+  /** NVMe/TCP session tuning from the StorageClass (VolumeContext); absent: nvme-cli defaults. */
+  readonly ctrlLossTmoSeconds?: number | undefined;
+  readonly reconnectDelaySeconds?: number | undefined;
+  readonly keepAliveTmoSeconds?: number | undefined;
+}
+
+export interface StageRequest {
+  readonly volumeId: string;
+  readonly target: TransportTarget;
+  readonly stagingPath: string;
+  readonly block: boolean;
+  /** The filesystem the capability names; undefined: whatever the device holds, else `defaultFsType`. */
+  readonly fsType: Filesystem | undefined;
+  readonly defaultFsType: Filesystem;
+  readonly mountFlags: readonly string[];
+  readonly mkfsOptions: readonly string[];
+}
+
+export interface PublishRequest {
+  readonly volumeId: string;
+  readonly nqn: string;
+  readonly stagingPath: string;
+  readonly targetPath: string;
+  readonly block: boolean;
+  readonly readOnly: boolean;
+  readonly mountFlags: readonly string[];
+}
+
+export interface VolumeStats {
+  readonly block: boolean;
+  readonly bytes: { readonly total: number; readonly available?: number; readonly used?: number };
+  readonly inodes?: { readonly total: number; readonly available: number; readonly used: number };
+  /** Why the volume is abnormal (stale mount, device gone); undefined when it is fine. */
+  readonly abnormal: string | undefined;
+}
+
+/**
+ * The node's work on volumes. Errors: FailedPreconditionError (wrong order, a path holding
+ * something else), NotFoundError (no such path), UnsafeOperationError (a destructive step
+ * refused), AlreadyExistsError (an incompatible repeat), OperationTimeoutError (a killed child).
+ */
+export interface NodeVolumeOperations {
+  stage(request: StageRequest, options?: CallOptions): Promise<void>;
+  unstage(volumeId: string, nqn: string, stagingPath: string, options?: CallOptions): Promise<void>;
+  publish(request: PublishRequest, options?: CallOptions): Promise<void>;
+  unpublish(
+    volumeId: string,
+    nqn: string,
+    targetPath: string,
+    options?: CallOptions,
+  ): Promise<void>;
+  stats(volumeId: string, nqn: string, path: string, options?: CallOptions): Promise<VolumeStats>;
+  /** Rescans, grows a mounted filesystem; returns the device's size in bytes. */
+  expand(
+    volumeId: string,
+    nqn: string,
+    path: string,
+    block: boolean,
+    options?: CallOptions,
+  ): Promise<number>;
 }

@@ -119,7 +119,7 @@ describe('Identity service', () => {
 });
 
 describe('services by mode', () => {
-  it('answers UNIMPLEMENTED for RPCs not built yet, and advertises only what works', async () => {
+  it('advertises exactly the capabilities that work, controller and node', async () => {
     const { clients } = await start('--mode', 'all');
     expect(await clients.controller.ControllerGetCapabilities({})).toEqual({
       capabilities: [...CONTROLLER_CAPABILITIES, 'PUBLISH_UNPUBLISH_VOLUME'].map((type) => ({
@@ -127,11 +127,17 @@ describe('services by mode', () => {
         type: 'rpc',
       })),
     });
+    expect(await clients.node.NodeGetCapabilities({})).toEqual({
+      capabilities: [
+        'STAGE_UNSTAGE_VOLUME',
+        'GET_VOLUME_STATS',
+        'EXPAND_VOLUME',
+        'VOLUME_CONDITION',
+      ].map((type) => ({ rpc: { type }, type: 'rpc' })),
+    });
     const stage = await grpcError(clients.node.NodeStageVolume({ volumeId: 'pvc-1' }));
-    expect(stage.code).toBe(Status.UNIMPLEMENTED);
-    expect(stage.details).toMatch(
-      /^NodeStageVolume is not implemented by rds-csi-ts .*no capability that needs it is advertised/,
-    );
+    expect(stage.code).toBe(Status.INVALID_ARGUMENT);
+    expect(stage.details).toBe('staging_target_path is required');
   });
 
   it('does not serve the controller in node mode nor the node service in controller mode', async () => {

@@ -8,6 +8,7 @@
 import { isIP } from 'node:net';
 
 import { InvalidInputError } from '../errors.js';
+import { parseMkfsOptions } from '../mkfs-options.js';
 import { checkVolumePath, poolMountPoint } from '../naming.js';
 
 export interface ParameterDefaults {
@@ -26,6 +27,8 @@ export interface VolumeParameters {
   readonly keepAliveTmo: number;
   readonly migrationTimeoutSeconds: number;
   readonly fsType: string | undefined;
+  /** Extra mkfs arguments, checked (mkfs-options.ts) and passed to the node as given. */
+  readonly mkfsOptions: string | undefined;
   readonly pvcName: string | undefined;
   readonly pvcNamespace: string | undefined;
 }
@@ -44,6 +47,7 @@ const KNOWN = [
   'reconnectDelay',
   'keepAliveTmo',
   'migrationTimeoutSeconds',
+  'mkfsOptions',
 ] as const;
 const PROVISIONER_PREFIX = 'csi.storage.k8s.io/';
 export const PVC_NAME_KEY = 'csi.storage.k8s.io/pvc/name';
@@ -137,6 +141,7 @@ export function parseVolumeParameters(
       ),
     ),
     fsType,
+    mkfsOptions: mkfsOptionsOf(parameters['mkfsOptions']),
     pvcName,
     pvcNamespace,
   };
@@ -155,7 +160,13 @@ export function volumeContext(params: VolumeParameters, nqn: string): Record<str
     migrationTimeoutSeconds: String(params.migrationTimeoutSeconds),
   };
   if (params.fsType !== undefined) context['fsType'] = params.fsType;
+  if (params.mkfsOptions !== undefined) context['mkfsOptions'] = params.mkfsOptions;
   if (params.pvcName !== undefined) context[PVC_NAME_KEY] = params.pvcName;
   if (params.pvcNamespace !== undefined) context[PVC_NAMESPACE_KEY] = params.pvcNamespace;
   return context;
+}
+
+function mkfsOptionsOf(value: string | undefined): string | undefined {
+  const tokens = parseMkfsOptions(value, 'parameters.mkfsOptions');
+  return tokens.length === 0 ? undefined : tokens.join(' ');
 }

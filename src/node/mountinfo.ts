@@ -25,6 +25,7 @@ export function parseMountInfo(text: string): MountEntry[] {
       throw new Error(`malformed mountinfo line: ${line.slice(0, 80)}`);
     entries.push({
       mountPoint: unescape(mountPoint),
+      device: fields[2] ?? '',
       source: unescape(tail[1] ?? ''),
       fsType: tail[0] ?? '',
       options: (fields[5] ?? '').split(','),
@@ -40,12 +41,16 @@ export class ProcMountTable implements MountTable {
   ) {}
 
   async mountsAt(path: string, options: CallOptions = {}): Promise<MountEntry[]> {
+    return (await this.all(options)).filter((entry) => entry.mountPoint === path);
+  }
+
+  async all(options: CallOptions = {}): Promise<MountEntry[]> {
     const timeout = AbortSignal.timeout(this.timeoutMs);
     const signal =
       options.signal === undefined ? timeout : AbortSignal.any([timeout, options.signal]);
     try {
       const text = await readFile(this.path, { encoding: 'utf8', signal });
-      return parseMountInfo(text).filter((entry) => entry.mountPoint === path);
+      return parseMountInfo(text);
     } catch (error) {
       if (timeout.aborted)
         throw new OperationTimeoutError(

@@ -1,0 +1,68 @@
+// node-wiring.ts: builds the node side from the config: the host command runner, the NVMe
+// transport the config names (nvme-cli, or loop devices over the emulator's export table), the
+// filesystem and mount helpers, and the NodeVolumes they serve.
+import { readFileSync } from 'node:fs';
+
+import type { Config } from './config.js';
+import { BlockDevices } from './node/block-devices.js';
+import { HostCommandRunner } from './node/exec.js';
+import { HostFilesystems } from './node/filesystem.js';
+import { LoopTransport } from './node/loop-transport.js';
+import { ProcMountTable } from './node/mountinfo.js';
+import { NodeVolumes } from './node/node-volumes.js';
+import { NvmeCliTransport } from './node/nvme-transport.js';
+import type { NvmeTransport } from './node/transport.js';
+import type { Logger } from './ports.js';
+
+export function createNodeVolumes(config: Config, log: Logger): NodeVolumes {
+  const runner = new HostCommandRunner();
+  const transport = createTransport(config, runner, log);
+  log.info('node transport ready', {
+    transport: transport.kind,
+    managedNqnPrefix: config.managedNqnPrefix,
+  });
+  return new NodeVolumes({
+    transport,
+    filesystems: new HostFilesystems({
+      runner,
+      log,
+      commandTimeoutMs: config.nodeCommandTimeoutMs,
+      formatTimeoutMs: config.mkfsTimeoutMs,
+    }),
+    mounts: new ProcMountTable(),
+    devices: new BlockDevices(),
+    runner,
+    log,
+    commandTimeoutMs: config.nodeCommandTimeoutMs,
+    mountStormLimit: config.mountStormLimit,
+  });
+}
+
+function createTransport(config: Config, runner: HostCommandRunner, log: Logger): NvmeTransport {
+  if (config.nodeTransport === 'loop') {
+    return new LoopTransport({
+      exportTable: config.loopExportTable ?? '',
+      managedPrefix: config.managedNqnPrefix,
+      runner,
+      commandTimeoutMs: config.nodeCommandTimeoutMs,
+    });
+  }
+  let hostNqn: string | undefined;
+  try {
+    hostNqn = readFileSync(config.hostNqnFile, 'utf8').trim() || undefined;
+  } catch {
+    hostNqn = undefined;
+  }
+  // field-lessons #24: every node must connect with its own host NQN; say which one it is.
+  if (hostNqn === undefined)
+    log.warn('no host NQN file; nvme-cli picks its own default host NQN', {
+      hostNqnFile: config.hostNqnFile,
+    });
+  else log.info('host NQN', { hostNqn });
+  return new NvmeCliTransport({
+    managedPrefix: config.managedNqnPrefix,
+    runner,
+    commandTimeoutMs: config.nodeCommandTimeoutMs,
+    hostNqn,
+  });
+}

@@ -1,0 +1,401 @@
+// node-volumes.ts: the node's volume operations behind the CSI Node service: stage (connect,
+// format only when positively blank, mount), publish (bind mount, or a device node for block),
+// unpublish, unstage (unmount, in-use check, verified disconnect), stats and expansion.
+//
+// Node state comes from the kernel on every call (mountinfo, sysfs), never from files of our own
+// (field-lessons #19): a restarted node plugin sees exactly what the previous one left. Calls on
+// one volume run one at a time in arrival order (field-lessons #33); stats take no lock
+// (field-lessons #22). Each stage undoes what it did when it fails.
+import { lstat, mkdir, readdir, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+
+import {
+  AlreadyExistsError,
+  FailedPreconditionError,
+  NotFoundError,
+  UnsafeOperationError,
+  describeError,
+} from '../errors.js';
+import { KeyedQueue } from '../keyed-queue.js';
+import type {
+  CallOptions,
+  Filesystem,
+  Logger,
+  MountEntry,
+  MountTable,
+  NodeVolumeOperations,
+  PublishRequest,
+  StageRequest,
+  VolumeStats,
+} from '../ports.js';
+import type { BlockDevices } from './block-devices.js';
+import type { CommandRunner } from './exec.js';
+import { firstLine } from './exec.js';
+import type { HostFilesystems } from './filesystem.js';
+import type { NvmeTransport } from './transport.js';
+
+export interface NodeVolumesOptions {
+  readonly transport: NvmeTransport;
+  readonly filesystems: HostFilesystems;
+  readonly mounts: MountTable;
+  readonly devices: BlockDevices;
+  readonly runner: CommandRunner;
+  readonly log: Logger;
+  readonly commandTimeoutMs: number;
+  readonly mountStormLimit: number;
+}
+
+/** Options that mean the same on a bind remount as on the original mount (VFS flags). */
+const BIND_FLAGS = new Set([
+  'ro',
+  'nosuid',
+  'nodev',
+  'noexec',
+  'noatime',
+  'nodiratime',
+  'relatime',
+  'strictatime',
+]);
+
+export class NodeVolumes implements NodeVolumeOperations {
+  private readonly queue = new KeyedQueue();
+
+  constructor(private readonly options: NodeVolumesOptions) {}
+
+  stage(request: StageRequest, call: CallOptions = {}): Promise<void> {
+    return this.queue.run(request.volumeId, () => this.stageNow(request, call));
+  }
+
+  private async stageNow(request: StageRequest, call: CallOptions): Promise<void> {
+    const { transport, filesystems } = this.options;
+    const log = this.options.log.child({ volumeId: request.volumeId });
+    const wasConnected = (await transport.devicePath(request.target.nqn)) !== undefined;
+    const device = await transport.connect(request.target, call);
+    let mounted = false;
+    try {
+      if (request.block) return; // a raw device: publish makes its node from the connection
+      const number = await this.numberOf(device);
+      const present = await this.options.mounts.mountsAt(request.stagingPath, call);
+      const top = present.at(-1);
+      if (top !== undefined) {
+        if (top.device === number) return; // staged already: the same device is mounted here
+        if (await this.isLiveDevice(top)) {
+          throw new FailedPreconditionError(
+            `${request.stagingPath} already holds another device (${top.source}, ${top.device}), not this volume's ${device}; it was left untouched`,
+          );
+        }
+        log.warn('stale mount at the staging path (its device is gone); replacing it', {
+          stagingPath: request.stagingPath,
+          staleSource: top.source,
+        });
+        for (let i = present.length; i > 0; i--)
+          await filesystems.unmount(request.stagingPath, call);
+      }
+      await this.refuseMountStorm(number, device, call);
+      const contents = await filesystems.probeSettled(device, call);
+      let fsType: string;
+      if (contents.kind === 'formatted') {
+        if (request.fsType !== undefined && contents.fsType !== request.fsType) {
+          throw new FailedPreconditionError(
+            `volume ${request.volumeId} holds ${contents.fsType}, but ${request.fsType} was asked for; it was neither mounted nor formatted`,
+          );
+        }
+        fsType = contents.fsType;
+      } else if (contents.kind === 'blank') {
+        fsType = request.fsType ?? request.defaultFsType;
+        await filesystems.format(
+          device,
+          fsType as Filesystem,
+          request.mkfsOptions,
+          { volumeId: request.volumeId, nqn: request.target.nqn },
+          call,
+        );
+      } else {
+        throw new UnsafeOperationError(
+          `volume ${request.volumeId} was not formatted: its device's contents could not be read (${contents.reason}); retry once the device is readable`,
+        );
+      }
+      await mkdir(request.stagingPath, { recursive: true });
+      await filesystems.mount(device, request.stagingPath, fsType, request.mountFlags, call);
+      mounted = true;
+      log.info('volume staged', { device, stagingPath: request.stagingPath, fsType });
+    } catch (error) {
+      // Undo what this call did, newest first; the error that stopped it is what the caller sees.
+      if (mounted)
+        await filesystems
+          .unmount(request.stagingPath)
+          .catch((e: unknown) => log.error('undo: unmount failed', { error: describeError(e) }));
+      if (!wasConnected)
+        await transport
+          .disconnect(request.target.nqn)
+          .catch((e: unknown) => log.error('undo: disconnect failed', { error: describeError(e) }));
+      throw error;
+    }
+  }
+
+  unstage(volumeId: string, nqn: string, stagingPath: string, call: CallOptions = {}) {
+    return this.queue.run(volumeId, async () => {
+      const { transport, filesystems, mounts } = this.options;
+      const device = await transport.devicePath(nqn);
+      const number = device === undefined ? undefined : await this.numberOf(device);
+      const here = await mounts.mountsAt(stagingPath, call);
+      for (const entry of here) {
+        if (number !== undefined && entry.device !== number && (await this.isLiveDevice(entry))) {
+          throw new FailedPreconditionError(
+            `${stagingPath} holds ${entry.source}, not volume ${volumeId}'s device; it was left untouched`,
+          );
+        }
+      }
+      if (number !== undefined) {
+        const elsewhere = (await mounts.all(call)).filter(
+          (e) => e.device === number && e.mountPoint !== stagingPath,
+        );
+        if (elsewhere.length > 0) {
+          throw new FailedPreconditionError(
+            `volume ${volumeId} is still mounted at ${elsewhere.map((e) => e.mountPoint).join(', ')}; unpublish it there first`,
+          );
+        }
+      }
+      for (let i = here.length; i > 0; i--) await filesystems.unmount(stagingPath, call);
+      if (device === undefined) return;
+      const holders = await this.options.devices.holders(device);
+      if (holders.length > 0) {
+        throw new FailedPreconditionError(
+          `volume ${volumeId} (${device}) is held by ${holders.join(', ')}; not disconnecting it`,
+        );
+      }
+      await transport.disconnect(nqn, call);
+      this.options.log.info('volume unstaged and disconnected', { volumeId, device, stagingPath });
+    });
+  }
+
+  publish(request: PublishRequest, call: CallOptions = {}): Promise<void> {
+    return this.queue.run(request.volumeId, async () => {
+      const device = await this.options.transport.devicePath(request.nqn);
+      if (device === undefined) {
+        throw new FailedPreconditionError(
+          `volume ${request.volumeId} is not staged on this node (${request.nqn} is not connected); NodeStageVolume comes first`,
+        );
+      }
+      const number = await this.numberOf(device);
+      if (request.block) await this.publishBlock(request, device, number, call);
+      else await this.publishMount(request, number, call);
+    });
+  }
+
+  private async publishMount(request: PublishRequest, number: string, call: CallOptions) {
+    const { mounts, filesystems } = this.options;
+    const staged = (await mounts.mountsAt(request.stagingPath, call)).at(-1);
+    if (staged?.device !== number) {
+      throw new FailedPreconditionError(
+        `volume ${request.volumeId} is not staged at ${request.stagingPath}; NodeStageVolume comes first`,
+      );
+    }
+    const existing = (await mounts.mountsAt(request.targetPath, call)).at(-1);
+    if (existing !== undefined) {
+      if (existing.device !== number) {
+        throw new FailedPreconditionError(
+          `${request.targetPath} already holds another device (${existing.source}); it was left untouched`,
+        );
+      }
+      if (existing.options.includes('ro') !== request.readOnly) {
+        throw new AlreadyExistsError(
+          `volume ${request.volumeId} is already published at ${request.targetPath} ${existing.options.includes('ro') ? 'read-only' : 'read-write'}; unpublish it to change that`,
+        );
+      }
+      return;
+    }
+    await this.refuseMountStorm(number, request.stagingPath, call);
+    await mkdir(request.targetPath, { recursive: true });
+    const flags = request.mountFlags.filter((f) => BIND_FLAGS.has(f) && f !== 'ro');
+    await filesystems.bind(request.stagingPath, request.targetPath, request.readOnly, flags, call);
+  }
+
+  /**
+   * A raw block volume: a device node made with mknod at the target (a bind mount of devtmpfs
+   * starts propagation storms: field-lessons #5). A node left from before a renumbering points at
+   * the wrong device and is replaced.
+   */
+  private async publishBlock(
+    request: PublishRequest,
+    device: string,
+    number: string,
+    call: CallOptions,
+  ) {
+    if (request.readOnly) {
+      throw new FailedPreconditionError(
+        `volume ${request.volumeId}: read-only raw block volumes are not supported (a device node cannot be made read-only for a privileged consumer)`,
+      );
+    }
+    const existing = await lstat(request.targetPath).catch(() => undefined);
+    if (existing?.isBlockDevice() === true) {
+      if (deviceNumberOf(existing.rdev) === number) return;
+      this.options.log.warn('block device node points at another device; replacing it', {
+        volumeId: request.volumeId,
+        targetPath: request.targetPath,
+        was: deviceNumberOf(existing.rdev),
+        now: number,
+      });
+      await unlink(request.targetPath);
+    } else if (existing?.isDirectory() === true) {
+      if ((await readdir(request.targetPath)).length > 0) {
+        throw new FailedPreconditionError(
+          `${request.targetPath} is a directory with contents; a block volume's target must be free`,
+        );
+      }
+      await rmdir(request.targetPath);
+    } else if (existing?.isFile() === true && existing.size === 0) {
+      await unlink(request.targetPath);
+    } else if (existing !== undefined) {
+      throw new FailedPreconditionError(
+        `${request.targetPath} already exists and is not a block device node of this volume; it was left untouched`,
+      );
+    }
+    const [major = '', minor = ''] = number.split(':');
+    const result = await this.options.runner.run(
+      'mknod',
+      ['-m', '0660', request.targetPath, 'b', major, minor],
+      { timeoutMs: this.options.commandTimeoutMs, ...call },
+    );
+    if (result.code !== 0) {
+      throw new Error(
+        `creating the device node ${request.targetPath} for ${device} failed: ${firstLine(result)}`,
+      );
+    }
+  }
+
+  unpublish(volumeId: string, nqn: string, targetPath: string, call: CallOptions = {}) {
+    return this.queue.run(volumeId, async () => {
+      const { transport, filesystems, mounts } = this.options;
+      const device = await transport.devicePath(nqn);
+      const number = device === undefined ? undefined : await this.numberOf(device);
+      const here = await mounts.mountsAt(targetPath, call);
+      for (const entry of here) {
+        if (number !== undefined && entry.device !== number && (await this.isLiveDevice(entry))) {
+          throw new FailedPreconditionError(
+            `${targetPath} holds ${entry.source}, not volume ${volumeId}'s device; it was left untouched`,
+          );
+        }
+      }
+      for (let i = here.length; i > 0; i--) await filesystems.unmount(targetPath, call);
+      const left = await lstat(targetPath).catch(() => undefined);
+      if (left === undefined) return;
+      if (left.isBlockDevice()) {
+        await unlink(targetPath);
+      } else if (left.isDirectory()) {
+        await rmdir(targetPath).catch((error: unknown) => {
+          throw new FailedPreconditionError(
+            `${targetPath} was unmounted but is not empty, so it was kept: ${describeError(error)}`,
+          );
+        });
+      } else if (left.isFile() && left.size === 0) {
+        await unlink(targetPath);
+      }
+    });
+  }
+
+  /** Usage and condition; takes no lock (a running stage must not make stats fail). */
+  async stats(
+    volumeId: string,
+    nqn: string,
+    path: string,
+    call: CallOptions = {},
+  ): Promise<VolumeStats> {
+    const info = await stat(path).catch((error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new NotFoundError(`volume path ${path} does not exist`);
+      return undefined; // unreadable: reported as the condition below
+    });
+    const device = await this.options.transport.devicePath(nqn);
+    const number = device === undefined ? undefined : await this.numberOf(device);
+    if (info?.isBlockDevice() === true) {
+      const total =
+        device === undefined ? 0 : await this.options.filesystems.sizeBytes(device, call);
+      const abnormal =
+        device === undefined
+          ? `volume ${volumeId} is not connected on this node`
+          : deviceNumberOf(info.rdev) !== number
+            ? `the device node ${path} points at ${deviceNumberOf(info.rdev)}, not the volume's ${number ?? '?'}`
+            : undefined;
+      return { block: true, bytes: { total }, abnormal };
+    }
+    const mounted = (await this.options.mounts.mountsAt(path, call)).at(-1);
+    let abnormal: string | undefined;
+    if (mounted === undefined) abnormal = `nothing is mounted at ${path}`;
+    else if (device === undefined)
+      abnormal = `volume ${volumeId} is not connected on this node; ${path} is a stale mount`;
+    else if (mounted.device !== number)
+      abnormal = `stale mount: ${path} shows device ${mounted.device}, the volume is now ${number ?? '?'}`;
+    try {
+      const fs = await statfs(path);
+      return {
+        block: false,
+        bytes: {
+          total: fs.blocks * fs.bsize,
+          available: fs.bavail * fs.bsize,
+          used: (fs.blocks - fs.bfree) * fs.bsize,
+        },
+        inodes: { total: fs.files, available: fs.ffree, used: fs.files - fs.ffree },
+        abnormal,
+      };
+    } catch (error) {
+      return {
+        block: false,
+        bytes: { total: 0 },
+        abnormal: abnormal ?? `cannot read the filesystem at ${path}: ${describeError(error)}`,
+      };
+    }
+  }
+
+  /** Rescans the device; grows a mounted filesystem at `path` to it. Returns the device's size. */
+  expand(volumeId: string, nqn: string, path: string, block: boolean, call: CallOptions = {}) {
+    return this.queue.run(volumeId, async () => {
+      const info = await stat(path).catch(() => {
+        throw new NotFoundError(`volume path ${path} does not exist`);
+      });
+      const device = await this.options.transport.devicePath(nqn);
+      if (device === undefined)
+        throw new FailedPreconditionError(`volume ${volumeId} is not connected on this node`);
+      await this.options.transport.rescan(nqn, call);
+      const size = await this.options.filesystems.sizeBytes(device, call);
+      if (block || info.isBlockDevice()) return size;
+      const mounted = (await this.options.mounts.mountsAt(path, call)).at(-1);
+      if (mounted === undefined || mounted.device !== (await this.numberOf(device))) {
+        throw new FailedPreconditionError(`volume ${volumeId} is not mounted at ${path}`);
+      }
+      await this.options.filesystems.grow(device, path, mounted.fsType, call);
+      this.options.log.info('filesystem grown', { volumeId, device, path, sizeBytes: size });
+      return size;
+    });
+  }
+
+  private async numberOf(device: string): Promise<string> {
+    const number = await this.options.devices.number(device);
+    if (number === undefined) throw new Error(`${device} has no entry in sysfs`);
+    return number;
+  }
+
+  /** Whether a mount's device still exists: a mount of a vanished device is stale. */
+  private async isLiveDevice(entry: MountEntry): Promise<boolean> {
+    if (!entry.source.startsWith('/dev/')) return true; // not a device mount: not ours to judge
+    const now = await this.options.devices.number(entry.source);
+    return now === entry.device;
+  }
+
+  private async refuseMountStorm(number: string, what: string, call: CallOptions) {
+    const count = (await this.options.mounts.all(call)).filter((e) => e.device === number).length;
+    if (count >= this.options.mountStormLimit) {
+      throw new FailedPreconditionError(
+        `${what} is already mounted ${count} times (limit ${this.options.mountStormLimit}): a mount propagation storm is likely; not adding another (see the node's mount table)`,
+      );
+    }
+  }
+}
+
+/** `major:minor` from a stat rdev (Linux encoding). */
+export function deviceNumberOf(rdev: number): string {
+  const high = Math.floor(rdev / 2 ** 32);
+  const low = rdev >>> 0;
+  const major = ((low >>> 8) & 0xfff) | ((high & 0xfffff000) >>> 0);
+  const minor = (low & 0xff) | ((low >>> 12) & 0xfff00);
+  return `${major}:${minor}`;
+}

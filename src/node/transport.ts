@@ -1,0 +1,50 @@
+// transport.ts: how a node reaches a volume's block device. Production connects over NVMe/TCP with
+// nvme-cli (nvme-transport.ts); tests and the quickstart attach the emulator's backing file as a
+// loop device (loop-transport.ts). Both resolve NQN -> device through sysfs on every use, never
+// from a remembered /dev path (field-lessons #17), and nothing above this interface knows which
+// one runs.
+import { UnsafeOperationError } from '../errors.js';
+import type { CallOptions, TransportTarget } from '../ports.js';
+
+export type { TransportTarget };
+
+export interface NvmeTransport {
+  readonly kind: 'nvme' | 'loop';
+  /** Connects (idempotent: an existing connection is reused) and returns the block device path. */
+  connect(target: TransportTarget, options?: CallOptions): Promise<string>;
+  /** The block device of a connected NQN, resolved now through sysfs; undefined if not connected. */
+  devicePath(nqn: string, options?: CallOptions): Promise<string | undefined>;
+  /**
+   * Disconnects and waits until sysfs shows the NQN gone (field-lessons #18); errors propagate.
+   * Refuses (UnsafeOperationError) any NQN outside the managed prefix, checked here, in the
+   * primitive itself (field-lessons #4). Not connected: nothing to do.
+   */
+  disconnect(nqn: string, options?: CallOptions): Promise<void>;
+  /** Connected NQNs under the managed prefix (the orphan sweep's input). */
+  connected(options?: CallOptions): Promise<string[]>;
+  /** Makes the kernel re-read the device size after an expansion. */
+  rescan(nqn: string, options?: CallOptions): Promise<void>;
+}
+
+/** The guard every destructive transport step calls first. */
+export function assertManaged(nqn: string, managedPrefix: string, step: string): void {
+  if (managedPrefix === '' || !nqn.startsWith(managedPrefix)) {
+    throw new UnsafeOperationError(
+      `refusing to ${step} ${nqn}: it is outside the managed NQN prefix ${managedPrefix} (only this driver's volumes are touched; the host may boot from other NVMe subsystems)`,
+    );
+  }
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes; returns whether it did. */
+export async function pollUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
