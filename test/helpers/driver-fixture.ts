@@ -55,8 +55,13 @@ export async function driverFixture(
   const dir = tempDir('drv-');
   const rds = await emulatorFixture(emulator);
   const log = captureLog();
+  // The loop transport reads this emulator's export table unless the test names another.
+  const loop =
+    argv.includes('loop') && !argv.includes('--loop-export-table')
+      ? ['--loop-export-table', `${rds.dir.path}/exports.json`]
+      : [];
   const config = testConfig(
-    ['--endpoint', `unix://${dir.path}/csi.sock`, '--data-dir', dir.path, ...argv],
+    ['--endpoint', `unix://${dir.path}/csi.sock`, '--data-dir', dir.path, ...loop, ...argv],
     rds.emulator.port,
     rds.emulator.hostKeyFingerprint,
   );

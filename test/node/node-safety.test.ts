@@ -1,0 +1,322 @@
+// node-safety.test.ts: the node's destructive steps refuse what they must, on real loop devices,
+// mounts and child processes (field-lessons #1, #4, #5, #16, #21).
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { status } from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import {
+  FailedPreconditionError,
+  OperationTimeoutError,
+  UnsafeOperationError,
+} from '../../src/errors.js';
+import { DEFAULT_MANAGED_NQN_PREFIX, MIKROTIK_NQN_PREFIX } from '../../src/naming.js';
+import { BlockDevices } from '../../src/node/block-devices.js';
+import {
+  HostCommandRunner,
+  type CommandResult,
+  type CommandRunner,
+  type RunOptions,
+} from '../../src/node/exec.js';
+import { HostFilesystems } from '../../src/node/filesystem.js';
+import { LoopTransport } from '../../src/node/loop-transport.js';
+import { ProcMountTable } from '../../src/node/mountinfo.js';
+import { NodeVolumes } from '../../src/node/node-volumes.js';
+import { NvmeCliTransport } from '../../src/node/nvme-transport.js';
+import type { StageRequest } from '../../src/ports.js';
+import { MIB } from '../helpers/controller-requests.js';
+import { grpcError } from '../helpers/csi-client.js';
+import { driverFixture } from '../helpers/driver-fixture.js';
+import { captureLog } from '../helpers/log-capture.js';
+import { tempDir, type TempDir } from '../helpers/temp-dir.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Runs real commands and remembers them; `fake` replaces a command by a script's result. */
+class RecordingRunner implements CommandRunner {
+  readonly commands: string[] = [];
+  private readonly real: HostCommandRunner;
+
+  constructor(env: NodeJS.ProcessEnv = process.env) {
+    this.real = new HostCommandRunner(env);
+  }
+
+  run(command: string, args: readonly string[], options: RunOptions): Promise<CommandResult> {
+    this.commands.push([command, ...args].join(' '));
+    return this.real.run(command, args, options);
+  }
+}
+
+/** A directory of fake commands put first on PATH. */
+function fakeBin(dir: TempDir, scripts: Record<string, string>): NodeJS.ProcessEnv {
+  const bin = join(dir.path, 'bin');
+  mkdirSync(bin, { recursive: true });
+  for (const [name, body] of Object.entries(scripts)) {
+    writeFileSync(join(bin, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(bin, name), 0o755);
+  }
+  return { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}` };
+}
+
+/** An emulator-like export dir with one backing file per slot, and the export table. */
+function exportsWith(dir: TempDir, slots: string[], bytes = 64 * MIB): string {
+  const rows = slots.map((slot) => {
+    const file = join(dir.path, 'fs', `${slot}.img`);
+    mkdirSync(join(dir.path, 'fs'), { recursive: true });
+    writeFileSync(file, '');
+    truncateSync(file, bytes);
+    return {
+      nqn: `${MIKROTIK_NQN_PREFIX}${slot}`,
+      port: 4420,
+      slot,
+      backingFile: file,
+      sizeBytes: bytes,
+    };
+  });
+  const table = join(dir.path, 'exports.json');
+  writeFileSync(table, JSON.stringify(rows));
+  return table;
+}
+
+function loopsUnder(dir: string): string[] {
+  return execFileSync('losetup', ['--list', '--noheadings', '--output', 'NAME,BACK-FILE'], {
+    encoding: 'utf8',
+  })
+    .split('\n')
+    .filter((line) => line.includes(dir))
+    .map((line) => line.trim().split(/\s+/)[0] ?? '');
+}
+
+function node(table: string, runner: CommandRunner, mountStormLimit = 100) {
+  const log = captureLog();
+  const transport = new LoopTransport({
+    exportTable: table,
+    managedPrefix: DEFAULT_MANAGED_NQN_PREFIX,
+    runner,
+    commandTimeoutMs: 10_000,
+    settleTimeoutMs: 2_000,
+  });
+  const volumes = new NodeVolumes({
+    transport,
+    filesystems: new HostFilesystems({
+      runner,
+      log: log.logger,
+      commandTimeoutMs: 10_000,
+      formatTimeoutMs: 60_000,
+      probeAttempts: 3,
+      probeIntervalMs: 10,
+    }),
+    mounts: new ProcMountTable(),
+    devices: new BlockDevices(),
+    runner,
+    log: log.logger,
+    commandTimeoutMs: 10_000,
+    mountStormLimit,
+  });
+  return { transport, volumes, log };
+}
+
+function stageRequest(slot: string, stagingPath: string): StageRequest {
+  return {
+    volumeId: slot,
+    target: { nqn: `${MIKROTIK_NQN_PREFIX}${slot}`, address: '127.0.0.1', port: 4420 },
+    stagingPath,
+    block: false,
+    fsType: 'ext4',
+    defaultFsType: 'ext4',
+    mountFlags: [],
+    mkfsOptions: [],
+  };
+}
+
+function blkidOf(device: string): number {
+  try {
+    execFileSync('blkid', ['-p', device], { stdio: 'ignore' });
+    return 0;
+  } catch (error) {
+    return (error as { status: number }).status;
+  }
+}
+
+describe('node safety', () => {
+  it('never formats a device whose contents cannot be read (blkid exit 1), and undoes the connect', async () => {
+    const dir = tempDir('safety-');
+    cleanups.push(() => dir.remove());
+    const table = exportsWith(dir, ['pvc-unreadable']);
+    const runner = new RecordingRunner(
+      fakeBin(dir, { blkid: 'echo "blkid: I/O error" >&2; exit 1' }),
+    );
+    const { volumes, log } = node(table, runner);
+    const staging = join(dir.path, 'staging');
+    const error = await volumes
+      .stage(stageRequest('pvc-unreadable', staging))
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UnsafeOperationError);
+    expect((error as Error).message).toMatch(/was not formatted: .*blkid .*I\/O error/);
+    expect(runner.commands.filter((c) => c.startsWith('blkid'))).toHaveLength(3); // retried
+    expect(runner.commands.some((c) => c.startsWith('mkfs'))).toBe(false);
+    expect(log.lines().filter((l) => l['message'] === 'formatting a blank device (audit)')).toEqual(
+      [],
+    );
+    expect(loopsUnder(dir.path)).toEqual([]); // the connection this call made was undone
+  });
+
+  it('formats a readable blank device once, and never a formatted one', async () => {
+    const dir = tempDir('safety-');
+    cleanups.push(() => dir.remove());
+    const table = exportsWith(dir, ['pvc-blank']);
+    const runner = new RecordingRunner();
+    const { volumes, transport } = node(table, runner);
+    const staging = join(dir.path, 'staging');
+    await volumes.stage(stageRequest('pvc-blank', staging));
+    cleanups.push(() => volumes.unstage('pvc-blank', `${MIKROTIK_NQN_PREFIX}pvc-blank`, staging));
+    await volumes.stage(stageRequest('pvc-blank', staging)); // idempotent: nothing run again
+    await volumes.unstage('pvc-blank', `${MIKROTIK_NQN_PREFIX}pvc-blank`, staging);
+    await volumes.stage(stageRequest('pvc-blank', staging));
+    expect(runner.commands.filter((c) => c.startsWith('mkfs'))).toHaveLength(1);
+    const device = await transport.devicePath(`${MIKROTIK_NQN_PREFIX}pvc-blank`);
+    expect(device).toBeDefined();
+    expect(blkidOf(device ?? '')).toBe(0);
+  });
+
+  it('refuses to stage a second device where another volume is staged, leaving both as they were', async () => {
+    const dir = tempDir('safety-');
+    cleanups.push(() => dir.remove());
+    const table = exportsWith(dir, ['pvc-first', 'pvc-second']);
+    const { volumes, transport } = node(table, new RecordingRunner());
+    const staging = join(dir.path, 'staging');
+    await volumes.stage(stageRequest('pvc-first', staging));
+    cleanups.push(() => volumes.unstage('pvc-first', `${MIKROTIK_NQN_PREFIX}pvc-first`, staging));
+    const error = await volumes.stage(stageRequest('pvc-second', staging)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FailedPreconditionError);
+    expect((error as Error).message).toMatch(/already holds another device .* left untouched/);
+    const mounted = await new ProcMountTable().mountsAt(staging);
+    expect(mounted).toHaveLength(1);
+    expect(mounted[0]?.source).toBe(await transport.devicePath(`${MIKROTIK_NQN_PREFIX}pvc-first`));
+    expect(await transport.devicePath(`${MIKROTIK_NQN_PREFIX}pvc-second`)).toBeUndefined();
+  });
+
+  it('never disconnects an NQN outside the managed prefix, through the transport or the CSI call', async () => {
+    const dir = tempDir('safety-');
+    cleanups.push(() => dir.remove());
+    // A host disk from the same RDS (a diskless node's /var), attached outside the driver.
+    const table = exportsWith(dir, ['nixos-var']);
+    const device = execFileSync(
+      'losetup',
+      ['--find', '--show', join(dir.path, 'fs', 'nixos-var.img')],
+      {
+        encoding: 'utf8',
+      },
+    ).trim();
+    cleanups.push(() => {
+      execFileSync('losetup', ['--detach', device]);
+    });
+    const runner = new RecordingRunner();
+    const { transport } = node(table, runner);
+    await expect(transport.disconnect(`${MIKROTIK_NQN_PREFIX}nixos-var`)).rejects.toThrow(
+      /refusing to disconnect nqn\.2000-02\.com\.mikrotik:nixos-var: it is outside the managed NQN prefix/,
+    );
+    expect(runner.commands).toEqual([]);
+
+    const fixture = await driverFixture([
+      '--mode',
+      'node',
+      '--node-transport',
+      'loop',
+      '--loop-export-table',
+      table,
+    ]);
+    cleanups.push(() => fixture.stop());
+    const refused = await grpcError(
+      fixture.clients.node.NodeUnstageVolume({
+        volumeId: 'nixos-var',
+        stagingTargetPath: join(dir.path, 'nowhere'),
+      }),
+    );
+    expect(refused.code).toBe(status.FAILED_PRECONDITION);
+    expect(loopsUnder(dir.path)).toEqual([device]);
+
+    // The nvme transport checks in the primitive too, before any nvme command runs.
+    const nvmeRunner = new RecordingRunner();
+    const nvme = new NvmeCliTransport({
+      managedPrefix: DEFAULT_MANAGED_NQN_PREFIX,
+      runner: nvmeRunner,
+      commandTimeoutMs: 1_000,
+      sysfs: join(dir.path, 'no-sysfs'),
+    });
+    await expect(nvme.disconnect(`${MIKROTIK_NQN_PREFIX}nixos-var`)).rejects.toBeInstanceOf(
+      UnsafeOperationError,
+    );
+    expect(nvmeRunner.commands).toEqual([]);
+  });
+
+  it('refuses another mount of a device past the mount-storm limit', async () => {
+    const dir = tempDir('safety-');
+    cleanups.push(() => dir.remove());
+    const table = exportsWith(dir, ['pvc-storm']);
+    const { volumes } = node(table, new RecordingRunner(), 2);
+    const staging = join(dir.path, 'staging');
+    const nqn = `${MIKROTIK_NQN_PREFIX}pvc-storm`;
+    await volumes.stage(stageRequest('pvc-storm', staging));
+    cleanups.push(() => volumes.unstage('pvc-storm', nqn, staging));
+    const publish = (target: string) =>
+      volumes.publish({
+        volumeId: 'pvc-storm',
+        nqn,
+        stagingPath: staging,
+        targetPath: join(dir.path, target),
+        block: false,
+        readOnly: false,
+        mountFlags: [],
+      });
+    await publish('one'); // 2 mounts now: the staging mount and this one
+    cleanups.push(() => volumes.unpublish('pvc-storm', nqn, join(dir.path, 'one')));
+    await expect(publish('two')).rejects.toThrow(/already mounted 2 times \(limit 2\)/);
+  });
+
+  it('kills a hung nvme or mount child at its time limit', async () => {
+    const dir = tempDir('safety-');
+    cleanups.push(() => dir.remove());
+    const env = fakeBin(dir, {
+      nvme: `echo $$ > ${dir.path}/nvme.pid; exec sleep 60`,
+      mount: `echo $$ > ${dir.path}/mount.pid; exec sleep 60`,
+    });
+    const runner = new HostCommandRunner(env);
+    const nvme = new NvmeCliTransport({
+      managedPrefix: DEFAULT_MANAGED_NQN_PREFIX,
+      runner,
+      commandTimeoutMs: 300,
+      sysfs: join(dir.path, 'no-sysfs'),
+    });
+    const started = Date.now();
+    const error = await nvme
+      .connect({ nqn: `${DEFAULT_MANAGED_NQN_PREFIX}hung`, address: '127.0.0.1', port: 4420 })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperationTimeoutError);
+    expect((error as Error).message).toMatch(
+      /^nvme connect .* no answer within 300 ms; the process was killed$/,
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+
+    const filesystems = new HostFilesystems({
+      runner,
+      log: captureLog().logger,
+      commandTimeoutMs: 300,
+      formatTimeoutMs: 300,
+    });
+    await expect(filesystems.mount('/dev/null', dir.path, 'ext4', [])).rejects.toBeInstanceOf(
+      OperationTimeoutError,
+    );
+    for (const name of ['nvme', 'mount']) {
+      const pid = Number(
+        execFileSync('cat', [join(dir.path, `${name}.pid`)], { encoding: 'utf8' }),
+      );
+      expect(() => process.kill(pid, 0), `${name} child ${pid} still alive`).toThrow();
+    }
+  });
+});
