@@ -3,6 +3,7 @@
 import { cpus, totalmem } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 
+import { benchNodeStage } from './node-stage.bench.js';
 import type { BenchResult } from './bench-result.js';
 import { benchAttachments } from './attachments.bench.js';
 import { benchControllerLifecycle } from './controller-lifecycle.bench.js';
@@ -15,6 +16,7 @@ const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult[]> }[]
     run: benchControllerLifecycle,
   },
   { name: 'attachment actors at 10,000 volumes', run: benchAttachments },
+  { name: 'node stage and publish on loop devices', run: benchNodeStage },
 ];
 
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB, Node ${process.version}`;

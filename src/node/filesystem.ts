@@ -71,19 +71,22 @@ export class HostFilesystems {
     return contents;
   }
 
-  /** Formats a device the caller has just probed as blank. mkfs without force: a signature that
-   * appeared since makes mkfs refuse, which is what we want. */
+  /**
+   * Formats a device, given the probe that found it blank (made under the volume's lock, just
+   * before). mkfs runs without force: mkfs.xfs then refuses an existing signature by itself;
+   * mke2fs does not ask when it is not on a terminal, so for ext4 that probe is the evidence.
+   */
   async format(
     device: string,
     fsType: Filesystem,
     extra: readonly string[],
+    evidence: DeviceContents,
     audit: Record<string, unknown>,
     options: CallOptions = {},
   ): Promise<void> {
-    const contents = await this.probe(device, options);
-    if (contents.kind !== 'blank') {
+    if (evidence.kind !== 'blank') {
       throw new UnsafeOperationError(
-        `refusing to format ${device}: it is not positively blank (${contents.kind === 'formatted' ? `holds ${contents.fsType}` : contents.reason})`,
+        `refusing to format ${device}: it is not positively blank (${evidence.kind === 'formatted' ? `holds ${evidence.fsType}` : evidence.reason})`,
       );
     }
     const args = ['-q', ...extra, device];

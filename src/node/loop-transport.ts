@@ -11,7 +11,13 @@ import { NotFoundError, OperationTimeoutError } from '../errors.js';
 import { MIKROTIK_NQN_PREFIX } from '../naming.js';
 import type { CallOptions } from '../ports.js';
 import { firstLine, type CommandRunner } from './exec.js';
-import { assertManaged, pollUntil, type NvmeTransport, type TransportTarget } from './transport.js';
+import {
+  assertManaged,
+  pollUntil,
+  type Connection,
+  type NvmeTransport,
+  type TransportTarget,
+} from './transport.js';
 
 export interface LoopTransportOptions {
   /** The emulator's exports.json; its directory bounds which backing files are ours. */
@@ -39,10 +45,10 @@ export class LoopTransport implements NvmeTransport {
     this.sysfs = options.sysfs ?? '/sys';
   }
 
-  async connect(target: TransportTarget, options: CallOptions = {}): Promise<string> {
+  async connect(target: TransportTarget, options: CallOptions = {}): Promise<Connection> {
     assertManaged(target.nqn, this.options.managedPrefix, 'connect');
     const existing = await this.devicePath(target.nqn);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) return { device: existing, made: false };
     const row = (await this.exportRows()).find((r) => r.nqn === target.nqn);
     if (row === undefined) {
       throw new NotFoundError(
@@ -57,7 +63,7 @@ export class LoopTransport implements NvmeTransport {
     const device = await this.devicePath(target.nqn);
     if (device === undefined)
       throw new Error(`connected ${target.nqn}, but its device did not appear in sysfs`);
-    return device;
+    return { device, made: true };
   }
 
   async devicePath(nqn: string): Promise<string | undefined> {

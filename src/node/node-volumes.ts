@@ -68,13 +68,13 @@ export class NodeVolumes implements NodeVolumeOperations {
   private async stageNow(request: StageRequest, call: CallOptions): Promise<void> {
     const { transport, filesystems } = this.options;
     const log = this.options.log.child({ volumeId: request.volumeId });
-    const wasConnected = (await transport.devicePath(request.target.nqn)) !== undefined;
-    const device = await transport.connect(request.target, call);
+    const { device, made } = await transport.connect(request.target, call);
     let mounted = false;
     try {
       if (request.block) return; // a raw device: publish makes its node from the connection
       const number = await this.numberOf(device);
-      const present = await this.options.mounts.mountsAt(request.stagingPath, call);
+      const table = await this.options.mounts.all(call);
+      const present = table.filter((e) => e.mountPoint === request.stagingPath);
       const top = present.at(-1);
       if (top !== undefined) {
         if (top.device === number) return; // staged already: the same device is mounted here
@@ -90,7 +90,7 @@ export class NodeVolumes implements NodeVolumeOperations {
         for (let i = present.length; i > 0; i--)
           await filesystems.unmount(request.stagingPath, call);
       }
-      await this.refuseMountStorm(number, device, call);
+      await this.refuseMountStorm(number, device, call, table);
       const contents = await filesystems.probeSettled(device, call);
       let fsType: string;
       if (contents.kind === 'formatted') {
@@ -106,6 +106,7 @@ export class NodeVolumes implements NodeVolumeOperations {
           device,
           fsType as Filesystem,
           request.mkfsOptions,
+          contents,
           { volumeId: request.volumeId, nqn: request.target.nqn },
           call,
         );
@@ -124,7 +125,7 @@ export class NodeVolumes implements NodeVolumeOperations {
         await filesystems
           .unmount(request.stagingPath)
           .catch((e: unknown) => log.error('undo: unmount failed', { error: describeError(e) }));
-      if (!wasConnected)
+      if (made)
         await transport
           .disconnect(request.target.nqn)
           .catch((e: unknown) => log.error('undo: disconnect failed', { error: describeError(e) }));
@@ -184,13 +185,14 @@ export class NodeVolumes implements NodeVolumeOperations {
 
   private async publishMount(request: PublishRequest, number: string, call: CallOptions) {
     const { mounts, filesystems } = this.options;
-    const staged = (await mounts.mountsAt(request.stagingPath, call)).at(-1);
+    const table = await mounts.all(call); // one read of the mount table for every check below
+    const staged = table.filter((e) => e.mountPoint === request.stagingPath).at(-1);
     if (staged?.device !== number) {
       throw new FailedPreconditionError(
         `volume ${request.volumeId} is not staged at ${request.stagingPath}; NodeStageVolume comes first`,
       );
     }
-    const existing = (await mounts.mountsAt(request.targetPath, call)).at(-1);
+    const existing = table.filter((e) => e.mountPoint === request.targetPath).at(-1);
     if (existing !== undefined) {
       if (existing.device !== number) {
         throw new FailedPreconditionError(
@@ -204,7 +206,7 @@ export class NodeVolumes implements NodeVolumeOperations {
       }
       return;
     }
-    await this.refuseMountStorm(number, request.stagingPath, call);
+    await this.refuseMountStorm(number, request.stagingPath, call, table);
     await mkdir(request.targetPath, { recursive: true });
     const flags = request.mountFlags.filter((f) => BIND_FLAGS.has(f) && f !== 'ro');
     await filesystems.bind(request.stagingPath, request.targetPath, request.readOnly, flags, call);
@@ -381,8 +383,15 @@ export class NodeVolumes implements NodeVolumeOperations {
     return now === entry.device;
   }
 
-  private async refuseMountStorm(number: string, what: string, call: CallOptions) {
-    const count = (await this.options.mounts.all(call)).filter((e) => e.device === number).length;
+  private async refuseMountStorm(
+    number: string,
+    what: string,
+    call: CallOptions,
+    table?: readonly MountEntry[],
+  ) {
+    const count = (table ?? (await this.options.mounts.all(call))).filter(
+      (e) => e.device === number,
+    ).length;
     if (count >= this.options.mountStormLimit) {
       throw new FailedPreconditionError(
         `${what} is already mounted ${count} times (limit ${this.options.mountStormLimit}): a mount propagation storm is likely; not adding another (see the node's mount table)`,

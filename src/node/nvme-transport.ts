@@ -8,7 +8,13 @@ import { join } from 'node:path';
 import { NotFoundError, OperationTimeoutError } from '../errors.js';
 import type { CallOptions } from '../ports.js';
 import { firstLine, type CommandRunner } from './exec.js';
-import { assertManaged, pollUntil, type NvmeTransport, type TransportTarget } from './transport.js';
+import {
+  assertManaged,
+  pollUntil,
+  type Connection,
+  type NvmeTransport,
+  type TransportTarget,
+} from './transport.js';
 
 export interface NvmeTransportOptions {
   readonly managedPrefix: string;
@@ -32,10 +38,10 @@ export class NvmeCliTransport implements NvmeTransport {
     this.sysfs = options.sysfs ?? '/sys';
   }
 
-  async connect(target: TransportTarget, options: CallOptions = {}): Promise<string> {
+  async connect(target: TransportTarget, options: CallOptions = {}): Promise<Connection> {
     assertManaged(target.nqn, this.options.managedPrefix, 'connect');
     const existing = await this.devicePath(target.nqn);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) return { device: existing, made: false };
     const args = [
       'connect',
       '--transport=tcp',
@@ -67,7 +73,7 @@ export class NvmeCliTransport implements NvmeTransport {
         `connected to ${target.nqn}, but no namespace block device appeared in sysfs`,
       );
     }
-    return device;
+    return { device, made: true };
   }
 
   async devicePath(nqn: string): Promise<string | undefined> {

@@ -8,10 +8,19 @@ import type { CallOptions, TransportTarget } from '../ports.js';
 
 export type { TransportTarget };
 
+export interface Connection {
+  readonly device: string;
+  /** True when this call connected; false when the connection existed already. */
+  readonly made: boolean;
+}
+
 export interface NvmeTransport {
   readonly kind: 'nvme' | 'loop';
-  /** Connects (idempotent: an existing connection is reused) and returns the block device path. */
-  connect(target: TransportTarget, options?: CallOptions): Promise<string>;
+  /**
+   * Connects (idempotent: an existing connection is reused) and returns the block device path,
+   * and whether this call made the connection (so a failed stage knows what to undo).
+   */
+  connect(target: TransportTarget, options?: CallOptions): Promise<Connection>;
   /** The block device of a connected NQN, resolved now through sysfs; undefined if not connected. */
   devicePath(nqn: string, options?: CallOptions): Promise<string | undefined>;
   /**

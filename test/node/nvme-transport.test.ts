@@ -59,7 +59,7 @@ describe('NvmeCliTransport', () => {
     const { sysfs, runner, transport } = setup();
     subsystem(sysfs, 0, 'nqn.2000-02.com.mikrotik:nixos-var', ['nvme0', 'nvme0n1']); // the host's own
     runner.onConnect = () => subsystem(sysfs, 1, NQN, ['nvme3', 'nvme1n1']);
-    const device = await transport.connect({
+    const { device, made } = await transport.connect({
       nqn: NQN,
       address: '10.42.241.3',
       port: 4420,
@@ -68,6 +68,7 @@ describe('NvmeCliTransport', () => {
       keepAliveTmoSeconds: 0,
     });
     expect(device).toBe('/dev/nvme1n1');
+    expect(made).toBe(true);
     expect(runner.calls).toEqual([
       [
         'nvme',
@@ -83,9 +84,10 @@ describe('NvmeCliTransport', () => {
       ],
     ]);
     // Connected already: no second connect.
-    expect(await transport.connect({ nqn: NQN, address: '10.42.241.3', port: 4420 })).toBe(
-      '/dev/nvme1n1',
-    );
+    expect(await transport.connect({ nqn: NQN, address: '10.42.241.3', port: 4420 })).toEqual({
+      device: '/dev/nvme1n1',
+      made: false,
+    });
     expect(runner.calls).toHaveLength(1);
     expect(await transport.connected()).toEqual([NQN]); // the host's own subsystem is not listed
   });
