@@ -465,4 +465,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     schema: z.coerce.number().int().min(2).max(10_000),
     defaultValue: 100,
   },
+  {
+    key: 'orphanSweep',
+    flags: '--orphan-sweep <mode>',
+    description:
+      'node, at start: connections under the managed prefix that nothing uses (not mounted, held, backing a loop device or open) are reported (dry-run) or disconnected (enabled)',
+    accepts: 'off | dry-run | enabled',
+    schema: z.enum(['off', 'dry-run', 'enabled']),
+    defaultValue: 'dry-run',
+  },
 ];

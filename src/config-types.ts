@@ -53,6 +53,8 @@ export interface Config {
   readonly mkfsTimeoutMs: number;
   /** Mounts of one device beyond which the node refuses another (field-lessons #5). */
   readonly mountStormLimit: number;
+  /** At node start: leave, report (dry-run) or disconnect connections nothing uses. */
+  readonly orphanSweep: 'off' | 'dry-run' | 'enabled';
 }
 
 export type EmulatorLatency =

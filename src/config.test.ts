@@ -80,6 +80,7 @@ describe('loadConfig', () => {
       nodeCommandTimeoutMs: 30_000,
       mkfsTimeoutMs: 600_000,
       mountStormLimit: 100,
+      orphanSweep: 'dry-run',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 
 import type { Config } from './config.js';
+import { describeError } from './errors.js';
 import { BlockDevices } from './node/block-devices.js';
 import { HostCommandRunner } from './node/exec.js';
 import { HostFilesystems } from './node/filesystem.js';
@@ -11,6 +12,7 @@ import { LoopTransport } from './node/loop-transport.js';
 import { ProcMountTable } from './node/mountinfo.js';
 import { NodeVolumes } from './node/node-volumes.js';
 import { NvmeCliTransport } from './node/nvme-transport.js';
+import { sweepOrphans } from './node/orphan-sweep.js';
 import type { NvmeTransport } from './node/transport.js';
 import type { Logger } from './ports.js';
 
@@ -21,6 +23,12 @@ export function createNodeVolumes(config: Config, log: Logger): NodeVolumes {
     transport: transport.kind,
     managedNqnPrefix: config.managedNqnPrefix,
   });
+  const mounts = new ProcMountTable();
+  const devices = new BlockDevices();
+  // Runs beside the first RPCs: it only reads, unless enabled, and then only orphans.
+  void sweepOrphans({ transport, mounts, devices, log, mode: config.orphanSweep }).catch(
+    (error: unknown) => log.error('orphan sweep failed', { error: describeError(error) }),
+  );
   return new NodeVolumes({
     transport,
     filesystems: new HostFilesystems({
@@ -29,8 +37,8 @@ export function createNodeVolumes(config: Config, log: Logger): NodeVolumes {
       commandTimeoutMs: config.nodeCommandTimeoutMs,
       formatTimeoutMs: config.mkfsTimeoutMs,
     }),
-    mounts: new ProcMountTable(),
-    devices: new BlockDevices(),
+    mounts,
+    devices,
     runner,
     log,
     commandTimeoutMs: config.nodeCommandTimeoutMs,

@@ -1,7 +1,7 @@
 // node-safety.test.ts: the node's destructive steps refuse what they must, on real loop devices,
 // mounts and child processes (field-lessons #1, #4, #5, #16, #21).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { status } from '@grpc/grpc-js';
@@ -25,6 +25,7 @@ import { LoopTransport } from '../../src/node/loop-transport.js';
 import { ProcMountTable } from '../../src/node/mountinfo.js';
 import { NodeVolumes } from '../../src/node/node-volumes.js';
 import { NvmeCliTransport } from '../../src/node/nvme-transport.js';
+import { sweepOrphans } from '../../src/node/orphan-sweep.js';
 import type { StageRequest } from '../../src/ports.js';
 import { MIB } from '../helpers/controller-requests.js';
 import { grpcError } from '../helpers/csi-client.js';
@@ -318,5 +319,52 @@ describe('node safety', () => {
       );
       expect(() => process.kill(pid, 0), `${name} child ${pid} still alive`).toThrow();
     }
+  });
+
+  it('the orphan sweep disconnects only managed connections that nothing uses, and only when enabled', async () => {
+    const dir = tempDir('safety-');
+    cleanups.push(() => dir.remove());
+    const slots = ['pvc-orphan', 'pvc-mounted', 'pvc-open', 'host-disk'];
+    const table = exportsWith(dir, slots);
+    const { transport, volumes } = node(table, new RecordingRunner());
+    for (const slot of slots)
+      execFileSync('losetup', ['--find', '--show', join(dir.path, 'fs', `${slot}.img`)]);
+    cleanups.push(() => {
+      for (const device of loopsUnder(dir.path)) execFileSync('losetup', ['--detach', device]);
+    });
+    const staging = join(dir.path, 'staging');
+    await volumes.stage(stageRequest('pvc-mounted', staging));
+    cleanups.push(() =>
+      volumes.unstage('pvc-mounted', `${MIKROTIK_NQN_PREFIX}pvc-mounted`, staging),
+    );
+    const held = openSync(
+      (await transport.devicePath(`${MIKROTIK_NQN_PREFIX}pvc-open`)) ?? '',
+      'r',
+    );
+    cleanups.push(() => closeSync(held));
+    const sweep = (mode: 'dry-run' | 'enabled') =>
+      sweepOrphans({
+        transport,
+        mounts: new ProcMountTable(),
+        devices: new BlockDevices(),
+        log: captureLog().logger,
+        mode,
+      });
+
+    const dry = await sweep('dry-run');
+    expect(dry.orphans).toEqual([`${MIKROTIK_NQN_PREFIX}pvc-orphan`]);
+    expect(dry.disconnected).toEqual([]);
+    expect(dry.inUse).toEqual({
+      [`${MIKROTIK_NQN_PREFIX}pvc-mounted`]: `mounted at ${staging}`,
+      [`${MIKROTIK_NQN_PREFIX}pvc-open`]: `open in process ${String(process.pid)}`,
+    });
+    expect(loopsUnder(dir.path)).toHaveLength(4);
+
+    const enabled = await sweep('enabled');
+    expect(enabled.disconnected).toEqual([`${MIKROTIK_NQN_PREFIX}pvc-orphan`]);
+    expect(await transport.devicePath(`${MIKROTIK_NQN_PREFIX}pvc-orphan`)).toBeUndefined();
+    // The host's own disk (outside the managed prefix) was never a candidate.
+    expect(await transport.devicePath(`${MIKROTIK_NQN_PREFIX}host-disk`)).toBeDefined();
+    expect(loopsUnder(dir.path)).toHaveLength(3);
   });
 });

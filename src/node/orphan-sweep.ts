@@ -1,0 +1,112 @@
+// orphan-sweep.ts: at node start, connections this driver left behind (a crash between stage and
+// unstage, a node plugin replaced mid-way) are found from the kernel's state and, only when
+// enabled, disconnected. Dry-run is the default: it logs what it would do.
+//
+// A connection is an orphan only when every independent signal agrees (field-lessons #2): its
+// NQN is under the managed prefix (the transport refuses others anyway, #4); its device is not
+// mounted anywhere; no device is stacked on it; no loop device is backed by it (kubelet holds
+// published block volumes open that way); and no process has it open.
+import { readdir, readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { describeError } from '../errors.js';
+import type { Logger, MountTable } from '../ports.js';
+import type { BlockDevices } from './block-devices.js';
+import type { NvmeTransport } from './transport.js';
+
+export type OrphanSweepMode = 'off' | 'dry-run' | 'enabled';
+
+export interface OrphanSweepOptions {
+  readonly transport: NvmeTransport;
+  readonly mounts: MountTable;
+  readonly devices: BlockDevices;
+  readonly log: Logger;
+  readonly mode: OrphanSweepMode;
+  readonly sysfs?: string;
+  readonly proc?: string;
+}
+
+export interface SweepResult {
+  readonly orphans: string[];
+  readonly disconnected: string[];
+  /** NQN -> why it is in use (kept). */
+  readonly inUse: Record<string, string>;
+}
+
+export async function sweepOrphans(options: OrphanSweepOptions): Promise<SweepResult> {
+  const result: SweepResult = { orphans: [], disconnected: [], inUse: {} };
+  if (options.mode === 'off') return result;
+  const table = await options.mounts.all();
+  for (const nqn of await options.transport.connected()) {
+    const device = await options.transport.devicePath(nqn);
+    if (device === undefined) continue;
+    const why = await inUse(options, device, table);
+    if (why !== undefined) {
+      result.inUse[nqn] = why;
+      continue;
+    }
+    result.orphans.push(nqn);
+    if (options.mode === 'dry-run') {
+      options.log.warn('orphaned connection found; would disconnect it (dry-run)', {
+        nqn,
+        device,
+        enableWith: '--orphan-sweep enabled',
+      });
+      continue;
+    }
+    try {
+      await options.transport.disconnect(nqn);
+      result.disconnected.push(nqn);
+      options.log.warn('orphaned connection disconnected', { nqn, device });
+    } catch (error) {
+      options.log.error('could not disconnect an orphaned connection', {
+        nqn,
+        device,
+        error: describeError(error),
+      });
+    }
+  }
+  options.log.info('orphan sweep done', {
+    mode: options.mode,
+    orphans: result.orphans.length,
+    disconnected: result.disconnected.length,
+    inUse: Object.keys(result.inUse).length,
+  });
+  return result;
+}
+
+async function inUse(
+  options: OrphanSweepOptions,
+  device: string,
+  table: Awaited<ReturnType<MountTable['all']>>,
+): Promise<string | undefined> {
+  const number = await options.devices.number(device);
+  const mounted = table.find((e) => e.device === number);
+  if (mounted !== undefined) return `mounted at ${mounted.mountPoint}`;
+  const holders = await options.devices.holders(device);
+  if (holders.length > 0) return `held by ${holders.join(', ')}`;
+  const sysfs = options.sysfs ?? '/sys';
+  for (const name of await list(join(sysfs, 'block'))) {
+    if (!name.startsWith('loop')) continue;
+    const backing = await readFile(join(sysfs, 'block', name, 'loop', 'backing_file'), 'utf8')
+      .then((t) => t.trim())
+      .catch(() => '');
+    if (backing === device) return `backs /dev/${name}`;
+  }
+  const proc = options.proc ?? '/proc';
+  for (const pid of (await list(proc)).filter((p) => /^\d+$/.test(p))) {
+    for (const fd of await list(join(proc, pid, 'fd'))) {
+      const target = await readlink(join(proc, pid, 'fd', fd)).catch(() => '');
+      if (target === device) return `open in process ${pid}`;
+    }
+  }
+  return undefined;
+}
+
+async function list(directory: string): Promise<string[]> {
+  try {
+    return await readdir(directory);
+  } catch {
+    return [];
+  }
+}
