@@ -29,7 +29,7 @@ import {
 } from './observability/metrics.js';
 import { createAttachments, type Attachments } from './attachment-wiring.js';
 import { loadKubeConfig } from './k8s/kube-config.js';
-import { createNodeVolumes } from './node-wiring.js';
+import { createNodeSide } from './node-wiring.js';
 import { createKubernetesLayer, type KubernetesLayer } from './k8s/kubernetes-layer.js';
 import { rdsSettingsFromConfig, type RdsSettings } from './rds-settings.js';
 
@@ -170,6 +170,15 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
   late.attachments = attachments;
   leadingHook = (leading) => (leading ? attachments?.onLeading() : attachments?.onNotLeading());
   await attachments?.start();
+  const nodeSide = servesNode
+    ? createNodeSide({
+        config,
+        log: log.child({ component: 'node' }),
+        clock,
+        kubeConfig: deps.kubeConfig,
+        eventMetrics: eventMetrics(metrics),
+      })
+    : undefined;
   const services: CsiServices = {
     identity: createIdentityService({
       ...rpc,
@@ -204,14 +213,14 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
           }),
         }
       : {}),
-    ...(servesNode
+    ...(nodeSide !== undefined
       ? {
           node: createNodeService({
             ...rpc,
             version,
             nodeId: config.nodeId,
             maxVolumesPerNode: config.maxVolumesPerNode,
-            volumes: createNodeVolumes(config, log.child({ component: 'node' })),
+            volumes: nodeSide.volumes,
           }),
         }
       : {}),
@@ -241,6 +250,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       const result = await server.shutdown(config.shutdownTimeoutMs);
       await kubernetes?.stop();
       await attachments?.stop();
+      await nodeSide?.stop();
       backend?.shell.close();
       return result;
     },
@@ -288,10 +298,8 @@ export async function main(io: ProcessIo): Promise<number> {
   // (field-lessons #26), so outside the quickstart it refuses to start.
   let kubeConfig: KubeConfig | undefined;
   try {
-    kubeConfig =
-      config.quickstart || config.mode === 'node'
-        ? undefined
-        : loadKubeConfig(config.kubeconfig, io.env);
+    // A node uses the API only for events on PVCs: optional there.
+    kubeConfig = config.quickstart ? undefined : loadKubeConfig(config.kubeconfig, io.env);
     if (kubeConfig === undefined && config.mode !== 'node' && !config.quickstart) {
       throw new InvalidConfigError([
         `--mode ${config.mode} needs the Kubernetes API for attachment fencing and leader election: run in a pod (in-cluster credentials) or give --kubeconfig (env RDS_CSI_KUBECONFIG); --quickstart runs without it`,

@@ -14,9 +14,32 @@ import { NodeVolumes } from './node/node-volumes.js';
 import { NvmeCliTransport } from './node/nvme-transport.js';
 import { sweepOrphans } from './node/orphan-sweep.js';
 import type { NvmeTransport } from './node/transport.js';
-import type { Logger } from './ports.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 
-export function createNodeVolumes(config: Config, log: Logger): NodeVolumes {
+import { createNodeEvents } from './k8s/node-events.js';
+import type { Clock, EventMetrics, Logger } from './ports.js';
+
+export interface NodeSide {
+  readonly volumes: NodeVolumes;
+  stop(): Promise<void>;
+}
+
+export interface NodeSideDeps {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** With a Kubernetes client, mount failures and stale mounts become events on the PVC. */
+  readonly kubeConfig: KubeConfig | undefined;
+  readonly eventMetrics: EventMetrics;
+}
+
+export function createNodeSide({
+  config,
+  log,
+  clock,
+  kubeConfig,
+  eventMetrics,
+}: NodeSideDeps): NodeSide {
   const runner = new HostCommandRunner();
   const transport = createTransport(config, runner, log);
   log.info('node transport ready', {
@@ -29,7 +52,18 @@ export function createNodeVolumes(config: Config, log: Logger): NodeVolumes {
   void sweepOrphans({ transport, mounts, devices, log, mode: config.orphanSweep }).catch(
     (error: unknown) => log.error('orphan sweep failed', { error: describeError(error) }),
   );
-  return new NodeVolumes({
+  const events =
+    kubeConfig === undefined
+      ? undefined
+      : createNodeEvents({
+          kubeConfig,
+          driverName: config.driverName,
+          nodeId: config.nodeId,
+          clock,
+          log,
+          metrics: eventMetrics,
+        });
+  const volumes = new NodeVolumes({
     transport,
     filesystems: new HostFilesystems({
       runner,
@@ -43,7 +77,10 @@ export function createNodeVolumes(config: Config, log: Logger): NodeVolumes {
     log,
     commandTimeoutMs: config.nodeCommandTimeoutMs,
     mountStormLimit: config.mountStormLimit,
+    nodeId: config.nodeId,
+    ...(events !== undefined ? { events: events.sink } : {}),
   });
+  return { volumes, stop: () => events?.stop() ?? Promise.resolve() };
 }
 
 function createTransport(config: Config, runner: HostCommandRunner, log: Logger): NvmeTransport {

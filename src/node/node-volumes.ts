@@ -25,6 +25,7 @@ import type {
   NodeVolumeOperations,
   PublishRequest,
   StageRequest,
+  VolumeEventSink,
   VolumeStats,
 } from '../ports.js';
 import type { BlockDevices } from './block-devices.js';
@@ -42,6 +43,10 @@ export interface NodeVolumesOptions {
   readonly log: Logger;
   readonly commandTimeoutMs: number;
   readonly mountStormLimit: number;
+  /** This node's name, for event messages. */
+  readonly nodeId: string;
+  /** Events on the volume's PVC (when a Kubernetes client is configured); best effort. */
+  readonly events?: VolumeEventSink;
 }
 
 /** Options that mean the same on a bind remount as on the original mount (VFS flags). */
@@ -87,6 +92,11 @@ export class NodeVolumes implements NodeVolumeOperations {
           stagingPath: request.stagingPath,
           staleSource: top.source,
         });
+        this.event(
+          request.volumeId,
+          'StaleMountDetected',
+          `stale mount at ${request.stagingPath} on node ${this.options.nodeId}: ${top.source} (${top.device}) is gone; remounting the volume's device ${device} at ${new Date().toISOString()}`,
+        );
         for (let i = present.length; i > 0; i--)
           await filesystems.unmount(request.stagingPath, call);
       }
@@ -129,7 +139,21 @@ export class NodeVolumes implements NodeVolumeOperations {
         await transport
           .disconnect(request.target.nqn)
           .catch((e: unknown) => log.error('undo: disconnect failed', { error: describeError(e) }));
+      this.event(
+        request.volumeId,
+        'MountFailure',
+        `staging on node ${this.options.nodeId} at ${request.stagingPath} failed at ${new Date().toISOString()}: ${error instanceof Error ? error.message : String(error)}${made ? ' (the connection this attempt made was undone)' : ''}`,
+      );
       throw error;
+    }
+  }
+
+  /** A Warning event on the volume's PVC; never throws, never waits. */
+  private event(volumeId: string, reason: string, message: string): void {
+    try {
+      this.options.events?.post(volumeId, 'Warning', reason, `[${volumeId}]: ${message}`);
+    } catch (error) {
+      this.options.log.warn('event not posted', { volumeId, reason, error: describeError(error) });
     }
   }
 

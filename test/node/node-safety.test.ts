@@ -118,6 +118,7 @@ function node(table: string, runner: CommandRunner, mountStormLimit = 100) {
     log: log.logger,
     commandTimeoutMs: 10_000,
     mountStormLimit,
+    nodeId: 'test-node',
   });
   return { transport, volumes, log };
 }

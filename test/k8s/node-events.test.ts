@@ -1,0 +1,134 @@
+// node-events.test.ts: the node plugin, running as an identity bound to exactly the node's
+// ClusterRole, posts a failed stage as a MountFailure Warning on the PVC behind the PV's
+// claimRef, readable from a real API server. The stage itself answers as it would without one.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { status } from '@grpc/grpc-js';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+import { MIKROTIK_NQN_PREFIX } from '../../src/naming.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { grpcError } from '../helpers/csi-client.js';
+import { driverFixture } from '../helpers/driver-fixture.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const DRIVER = 'rds.csi.srvlab.io';
+const VOLUME = 'pvc-0a1b2c3d-0000-4000-8000-00000000e7e7';
+const ROLE = parse(
+  readFileSync(new URL('../../deploy/kubernetes/node-rbac.yaml', import.meta.url), 'utf8'),
+) as { metadata: { name: string } };
+
+let cluster: Cluster;
+let nodeKube: KubeConfig;
+let admin: CoreV1Api;
+
+beforeAll(async () => {
+  cluster = await startCluster({ controllerManager: false });
+  await cluster.createObject('/apis/rbac.authorization.k8s.io/v1/clusterroles', ROLE);
+  const identity = await cluster.createIdentity('rds-csi-node', ROLE.metadata.name);
+  nodeKube = new KubeConfig();
+  nodeKube.loadFromFile(identity.kubeconfigPath);
+  const adminKube = new KubeConfig();
+  adminKube.loadFromFile(cluster.kubeconfigPath);
+  admin = adminKube.makeApiClient(CoreV1Api);
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+describe('node events on the PVC', () => {
+  it('a stage refused (the device holds ext4, xfs was asked for) is a MountFailure Warning', async () => {
+    await cluster.createObject('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'vms' },
+    });
+    await cluster.createObject('/api/v1/namespaces/vms/persistentvolumeclaims', {
+      apiVersion: 'v1',
+      kind: 'PersistentVolumeClaim',
+      metadata: { name: 'disk', namespace: 'vms' },
+      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '256Mi' } } },
+    });
+    const pvc = (await cluster.getObject('/api/v1/namespaces/vms/persistentvolumeclaims/disk')) as {
+      metadata: { uid: string };
+    };
+    await cluster.createObject('/api/v1/persistentvolumes', {
+      apiVersion: 'v1',
+      kind: 'PersistentVolume',
+      metadata: { name: VOLUME },
+      spec: {
+        capacity: { storage: '256Mi' },
+        accessModes: ['ReadWriteOnce'],
+        persistentVolumeReclaimPolicy: 'Retain',
+        csi: { driver: DRIVER, volumeHandle: VOLUME },
+        claimRef: { namespace: 'vms', name: 'disk', uid: pvc.metadata.uid },
+      },
+    });
+
+    // The volume's file already holds ext4; the export table names it.
+    const dir = tempDir('node-events-');
+    mkdirSync(join(dir.path, 'fs'));
+    const file = join(dir.path, 'fs', `${VOLUME}.img`);
+    writeFileSync(file, '');
+    truncateSync(file, 256 * 1024 * 1024);
+    execFileSync('mkfs.ext4', ['-q', '-F', file]);
+    const table = join(dir.path, 'exports.json');
+    writeFileSync(
+      table,
+      JSON.stringify([{ nqn: `${MIKROTIK_NQN_PREFIX}${VOLUME}`, backingFile: file }]),
+    );
+    const fixture = await driverFixture(
+      ['--mode', 'node', '--node-transport', 'loop', '--loop-export-table', table],
+      {},
+      {},
+      nodeKube,
+    );
+    try {
+      const refused = await grpcError(
+        fixture.clients.node.NodeStageVolume({
+          volumeId: VOLUME,
+          publishContext: {},
+          stagingTargetPath: join(dir.path, 'staging'),
+          volumeCapability: {
+            accessMode: { mode: 'SINGLE_NODE_WRITER' },
+            mount: { fsType: 'xfs', mountFlags: [] },
+          },
+          volumeContext: {},
+        }),
+      );
+      expect(refused.code).toBe(status.FAILED_PRECONDITION);
+      expect(refused.details).toMatch(/holds ext4, but xfs was asked for/);
+      const events = await waitFor(
+        async () => {
+          const list = await admin.listNamespacedEvent({
+            namespace: 'vms',
+            fieldSelector: 'reason=MountFailure',
+          });
+          return list.items[0];
+        },
+        { what: 'the MountFailure event on the PVC' },
+      );
+      expect(events.type).toBe('Warning');
+      expect(events.involvedObject).toMatchObject({
+        kind: 'PersistentVolumeClaim',
+        name: 'disk',
+        namespace: 'vms',
+        uid: pvc.metadata.uid,
+      });
+      expect(events.message).toMatch(
+        new RegExp(
+          `^\\[${VOLUME}\\]: staging on node test-node at .*/staging failed at .*Z: volume ${VOLUME} holds ext4, but xfs was asked for; it was neither mounted nor formatted \\(the connection this attempt made was undone\\)$`,
+        ),
+      );
+    } finally {
+      await fixture.stop();
+      dir.remove();
+    }
+  }, 60_000);
+});
