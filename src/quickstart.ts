@@ -78,12 +78,12 @@ export function quickstartBanner(
     'Try next:',
     `  ssh -p ${emulator.port} ${emulator.user}@${emulator.host} '/disk print detail'`,
     `        poke the RDS stand-in (password: ${rds.password}); try /file print detail, /system resource print`,
-    `  .tools/bin/csi-sanity --csi.endpoint=${address} --ginkgo.skip='Node Service'`,
-    '        run the CSI conformance suite against this driver (npm test installs csi-sanity)',
+    `  .tools/bin/csi-sanity --csi.endpoint=${address} --csi.mountdir=/tmp/rds-csi-mnt --csi.stagingdir=/tmp/rds-csi-stage`,
+    '        run the CSI conformance suite, node side included (as root: loop devices, mkfs, mount; npm test installs csi-sanity)',
     '  npm test        run every test suite',
     '  Ctrl-C          stop: in-flight calls drain, the socket is removed',
     '',
-    `Volumes and snapshots live on the emulator; publish/unpublish are fenced per volume (state in ${config.dataDir}/attachments.json); node staging arrives in a later version.`,
+    `Volumes and snapshots live on the emulator; publish/unpublish are fenced per volume (state in ${config.dataDir}/attachments.json); the node side attaches the emulator's disk files as loop devices (--node-transport loop) where production uses NVMe/TCP.`,
     '',
   ].join('\n');
 }
