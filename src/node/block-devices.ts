@@ -1,11 +1,14 @@
 // block-devices.ts: device numbers and in-use facts read from sysfs, the kernel's own view. Mounts
 // are compared by device number (mountinfo's major:minor), never by /dev path, which changes
 // when NVMe controllers renumber (field-lessons #17).
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
 export class BlockDevices {
-  constructor(private readonly sysfs = '/sys') {}
+  constructor(
+    private readonly sysfs = '/sys',
+    private readonly proc = '/proc',
+  ) {}
 
   /** `major:minor` of a block device given by its /dev path; undefined when it does not exist. */
   async number(device: string): Promise<string | undefined> {
@@ -25,5 +28,49 @@ export class BlockDevices {
     } catch {
       return [];
     }
+  }
+
+  /**
+   * Processes holding the device open, as `pid (command)`, other than `exceptPid` (the driver
+   * itself: field-lessons #6, the in-use check that saw the plugin and blocked every teardown).
+   */
+  async openers(device: string, exceptPid = process.pid): Promise<string[]> {
+    const out: string[] = [];
+    for (const pid of (await list(this.proc)).filter((p) => /^\d+$/.test(p))) {
+      if (Number(pid) === exceptPid) continue;
+      for (const fd of await list(join(this.proc, pid, 'fd'))) {
+        const target = await readlink(join(this.proc, pid, 'fd', fd)).catch(() => '');
+        if (target !== device) continue;
+        const command = await readFile(join(this.proc, pid, 'comm'), 'utf8').catch(() => '?');
+        out.push(`${pid} (${command.trim()})`);
+        break;
+      }
+    }
+    return out;
+  }
+
+  /** Loop devices whose backing file is this device (kubelet holds block volumes open so). */
+  async loopsBackedBy(device: string): Promise<string[]> {
+    const out: string[] = [];
+    for (const name of (await list(join(this.sysfs, 'block'))).filter((n) =>
+      n.startsWith('loop'),
+    )) {
+      const backing = await readFile(
+        join(this.sysfs, 'block', name, 'loop', 'backing_file'),
+        'utf8',
+      )
+        .then((t) => t.trim())
+        .catch(() => '');
+      if (backing === device) out.push(`/dev/${name}`);
+    }
+    return out;
+  }
+}
+
+async function list(directory: string): Promise<string[]> {
+  try {
+    return await readdir(directory);
+  } catch {
+    return [];
   }
 }

@@ -77,8 +77,13 @@ export class NodeVolumes implements NodeVolumeOperations {
     let mounted = false;
     try {
       if (request.block) return; // a raw device: publish makes its node from the connection
-      const number = await this.numberOf(device);
-      const table = await this.options.mounts.all(call);
+      // The probe only reads: it runs beside the checks below, which it does not depend on.
+      const probing = filesystems.probeSettled(device, call);
+      probing.catch(() => undefined); // awaited below, unless an early return leaves it unread
+      const [number, table] = await Promise.all([
+        this.numberOf(device),
+        this.options.mounts.all(call),
+      ]);
       const present = table.filter((e) => e.mountPoint === request.stagingPath);
       const top = present.at(-1);
       if (top !== undefined) {
@@ -101,7 +106,7 @@ export class NodeVolumes implements NodeVolumeOperations {
           await filesystems.unmount(request.stagingPath, call);
       }
       await this.refuseMountStorm(number, device, call, table);
-      const contents = await filesystems.probeSettled(device, call);
+      const contents = await probing;
       let fsType: string;
       if (contents.kind === 'formatted') {
         if (request.fsType !== undefined && contents.fsType !== request.fsType) {
@@ -186,6 +191,18 @@ export class NodeVolumes implements NodeVolumeOperations {
       if (holders.length > 0) {
         throw new FailedPreconditionError(
           `volume ${volumeId} (${device}) is held by ${holders.join(', ')}; not disconnecting it`,
+        );
+      }
+      // Open by a process other than this driver (a closing one gets three looks, 200 ms apart).
+      let openers: string[] = [];
+      for (let look = 0; look < 3; look++) {
+        openers = await this.options.devices.openers(device);
+        if (openers.length === 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      if (openers.length > 0) {
+        throw new FailedPreconditionError(
+          `volume ${volumeId} (${device}) is open in process ${openers.join(', ')}; not disconnecting it (stop that process, then retry)`,
         );
       }
       await transport.disconnect(nqn, call);

@@ -6,9 +6,6 @@
 // NQN is under the managed prefix (the transport refuses others anyway, #4); its device is not
 // mounted anywhere; no device is stacked on it; no loop device is backed by it (kubelet holds
 // published block volumes open that way); and no process has it open.
-import { readdir, readFile, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
-
 import { describeError } from '../errors.js';
 import type { Logger, MountTable } from '../ports.js';
 import type { BlockDevices } from './block-devices.js';
@@ -22,8 +19,6 @@ export interface OrphanSweepOptions {
   readonly devices: BlockDevices;
   readonly log: Logger;
   readonly mode: OrphanSweepMode;
-  readonly sysfs?: string;
-  readonly proc?: string;
 }
 
 export interface SweepResult {
@@ -85,28 +80,9 @@ async function inUse(
   if (mounted !== undefined) return `mounted at ${mounted.mountPoint}`;
   const holders = await options.devices.holders(device);
   if (holders.length > 0) return `held by ${holders.join(', ')}`;
-  const sysfs = options.sysfs ?? '/sys';
-  for (const name of await list(join(sysfs, 'block'))) {
-    if (!name.startsWith('loop')) continue;
-    const backing = await readFile(join(sysfs, 'block', name, 'loop', 'backing_file'), 'utf8')
-      .then((t) => t.trim())
-      .catch(() => '');
-    if (backing === device) return `backs /dev/${name}`;
-  }
-  const proc = options.proc ?? '/proc';
-  for (const pid of (await list(proc)).filter((p) => /^\d+$/.test(p))) {
-    for (const fd of await list(join(proc, pid, 'fd'))) {
-      const target = await readlink(join(proc, pid, 'fd', fd)).catch(() => '');
-      if (target === device) return `open in process ${pid}`;
-    }
-  }
+  const loops = await options.devices.loopsBackedBy(device);
+  if (loops.length > 0) return `backs ${loops.join(', ')}`;
+  const openers = await options.devices.openers(device, -1);
+  if (openers.length > 0) return `open in process ${openers.join(', ')}`;
   return undefined;
-}
-
-async function list(directory: string): Promise<string[]> {
-  try {
-    return await readdir(directory);
-  } catch {
-    return [];
-  }
 }

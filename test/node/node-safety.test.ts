@@ -1,6 +1,6 @@
 // node-safety.test.ts: the node's destructive steps refuse what they must, on real loop devices,
 // mounts and child processes (field-lessons #1, #4, #5, #16, #21).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -357,7 +357,9 @@ describe('node safety', () => {
     expect(dry.disconnected).toEqual([]);
     expect(dry.inUse).toEqual({
       [`${MIKROTIK_NQN_PREFIX}pvc-mounted`]: `mounted at ${staging}`,
-      [`${MIKROTIK_NQN_PREFIX}pvc-open`]: `open in process ${String(process.pid)}`,
+      [`${MIKROTIK_NQN_PREFIX}pvc-open`]: expect.stringMatching(
+        new RegExp(`^open in process ${String(process.pid)} \\(.+\\)$`),
+      ) as unknown,
     });
     expect(loopsUnder(dir.path)).toHaveLength(4);
 
@@ -367,5 +369,30 @@ describe('node safety', () => {
     // The host's own disk (outside the managed prefix) was never a candidate.
     expect(await transport.devicePath(`${MIKROTIK_NQN_PREFIX}host-disk`)).toBeDefined();
     expect(loopsUnder(dir.path)).toHaveLength(3);
+  });
+
+  it('does not disconnect a device another process holds open, and says which one', async () => {
+    const dir = tempDir('safety-');
+    cleanups.push(() => dir.remove());
+    const table = exportsWith(dir, ['pvc-held']);
+    const { volumes, transport } = node(table, new RecordingRunner());
+    const nqn = `${MIKROTIK_NQN_PREFIX}pvc-held`;
+    const staging = join(dir.path, 'staging');
+    await volumes.stage(stageRequest('pvc-held', staging));
+    cleanups.push(() => volumes.unstage('pvc-held', nqn, staging));
+    const device = (await transport.devicePath(nqn)) ?? '';
+    const holder = spawn('sh', ['-c', `exec sleep 30 < ${device}`], { stdio: 'ignore' });
+    cleanups.push(() => {
+      holder.kill('SIGKILL');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await expect(volumes.unstage('pvc-held', nqn, staging)).rejects.toThrow(
+      new RegExp(`is open in process ${String(holder.pid)} \\(sleep\\); not disconnecting it`),
+    );
+    expect(await transport.devicePath(nqn)).toBe(device); // still connected
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('exit', resolve));
+    await volumes.unstage('pvc-held', nqn, staging);
+    expect(await transport.devicePath(nqn)).toBeUndefined();
   });
 });
