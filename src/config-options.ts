@@ -474,4 +474,27 @@ export const OPTIONS: readonly OptionSpec[] = [
     schema: z.enum(['off', 'dry-run', 'enabled']),
     defaultValue: 'dry-run',
   },
+  {
+    key: 'metricsAddress',
+    flags: '--metrics-address <address>',
+    description:
+      'HTTP endpoint for /metrics, /healthz (liveness), /readyz (RDS connection, informers, leadership) and /debug/attachments; off disables it',
+    accepts: 'host:port, :port (every interface), [v6]:port, or off',
+    schema: text.pipe(
+      z
+        .string()
+        .regex(/^(?:off|(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]*):\d{1,5})$/)
+        .refine((v) => v === 'off' || Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535),
+    ),
+    defaultValue: ':9809',
+  },
+  {
+    key: 'debugEndpoints',
+    flags: '--debug-endpoints <who>',
+    description:
+      'who may read /debug/attachments on the metrics endpoint: loopback callers only, anyone (public), or nobody (off)',
+    accepts: 'off | loopback | public',
+    schema: z.enum(['off', 'loopback', 'public']),
+    defaultValue: 'loopback',
+  },
 ];

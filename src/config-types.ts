@@ -55,6 +55,10 @@ export interface Config {
   readonly mountStormLimit: number;
   /** At node start: leave, report (dry-run) or disconnect connections nothing uses. */
   readonly orphanSweep: 'off' | 'dry-run' | 'enabled';
+  /** Where /metrics, /healthz, /readyz are served (`host:port`, `:port`), or 'off'. */
+  readonly metricsAddress: string;
+  /** Who may read /debug/attachments on that endpoint. */
+  readonly debugEndpoints: 'off' | 'loopback' | 'public';
 }
 
 export type EmulatorLatency =

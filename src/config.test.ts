@@ -81,6 +81,8 @@ describe('loadConfig', () => {
       mkfsTimeoutMs: 600_000,
       mountStormLimit: 100,
       orphanSweep: 'dry-run',
+      metricsAddress: ':9809',
+      debugEndpoints: 'loopback',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

@@ -244,4 +244,6 @@ function applyQuickstart(raw: RawValues): void {
   setIfDefault('logFormat', 'text');
   // The embedded emulator's disks reach the node as loop devices (there is no NVMe/TCP target).
   setIfDefault('nodeTransport', 'loop');
+  // Local only; a busy port falls back to a free one (the banner prints it).
+  setIfDefault('metricsAddress', '127.0.0.1:9809');
 }

@@ -15,6 +15,11 @@ import { InflightCalls } from './csi/rpc-handler.js';
 import { CsiServer, type CsiServices, type ShutdownResult } from './csi/server.js';
 import { InvalidConfigError, describeError } from './errors.js';
 import { HealthRegistry } from './observability/health.js';
+import {
+  startHttpEndpoint,
+  type HttpEndpoint,
+  type HttpEndpointOptions,
+} from './observability/http-endpoint.js';
 import { createLogger } from './observability/logger.js';
 import type { Clock, Logger } from './ports.js';
 import { quickstartBanner, startQuickstartRds, type QuickstartRds } from './quickstart.js';
@@ -53,8 +58,10 @@ export interface Driver {
   /** The address actually served, e.g. `unix:///csi/csi.sock`. */
   readonly address: string;
   readonly health: HealthRegistry;
-  /** The driver's Prometheus registry and metrics (served over HTTP by the observability issue). */
+  /** The driver's Prometheus registry and metrics, served at `httpAddress`. */
   readonly metrics: DriverMetrics;
+  /** Where /metrics, /healthz, /readyz and /debug/attachments answer (`host:port`); off: undefined. */
+  readonly httpAddress: string | undefined;
   /** The RDS connection's counters (controller only). */
   rdsStats(): ShellStats | undefined;
   /** Caches, PV writer, events and leader election (controller with a Kubernetes API only). */
@@ -122,7 +129,15 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
   const health = new HealthRegistry(clock);
   const metrics = createMetrics();
   const inflight = new InflightCalls();
-  const rpc = { log: log.child({ component: 'csi' }), clock, inflight };
+  const rpc = {
+    log: log.child({ component: 'csi' }),
+    clock,
+    inflight,
+    observe: (method: string, code: string, seconds: number) => {
+      metrics.rpcs.inc({ method, code });
+      metrics.rpcSeconds.observe({ method }, seconds);
+    },
+  };
   const servesController = config.mode !== 'node';
   const servesNode = config.mode !== 'controller';
   let backend: { rds: RdsClient; shell: SshShell } | undefined;
@@ -233,21 +248,34 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
     clock,
   });
   let address: string;
+  let http: HttpEndpoint | undefined;
   try {
     address = await server.start();
+    http = await startObservability(config, {
+      registry: metrics.registry,
+      health,
+      ...(attachments !== undefined
+        ? { attachments: () => attachments.supervisor.describe() }
+        : {}),
+      debugAccess: config.debugEndpoints,
+      log: log.child({ component: 'http' }),
+    });
   } catch (error) {
+    await server.shutdown(0).catch(() => undefined);
     backend?.shell.close();
     throw error;
   }
   kubernetes?.start();
   return {
     address,
+    httpAddress: http?.address,
     health,
     metrics,
     rdsStats: () => backend?.shell.stats(),
     kubernetes,
     stop: async () => {
       const result = await server.shutdown(config.shutdownTimeoutMs);
+      await http?.close();
       await kubernetes?.stop();
       await attachments?.stop();
       await nodeSide?.stop();
@@ -255,6 +283,30 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       return result;
     },
   };
+}
+
+/**
+ * The HTTP endpoint, unless off. The quickstart's local port falls back to a free one when taken
+ * (another quickstart, a test run); elsewhere a taken port is a startup error, as probes need it.
+ */
+async function startObservability(
+  config: Config,
+  options: Omit<HttpEndpointOptions, 'address'>,
+): Promise<HttpEndpoint | undefined> {
+  if (config.metricsAddress === 'off') return undefined;
+  try {
+    return await startHttpEndpoint({ ...options, address: config.metricsAddress });
+  } catch (error) {
+    if (!config.quickstart || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+      throw new InvalidConfigError([
+        `--metrics-address ${config.metricsAddress} cannot be served: ${describeError(error)}`,
+      ]);
+    }
+    options.log.warn('metrics port taken; serving on a free port instead', {
+      wanted: config.metricsAddress,
+    });
+    return startHttpEndpoint({ ...options, address: '127.0.0.1:0' });
+  }
 }
 
 export interface ProcessIo {
@@ -350,7 +402,8 @@ export async function main(io: ProcessIo): Promise<number> {
     return EXIT.failure;
   }
   log.info('serving', { address: driver.address, mode: config.mode });
-  if (rds !== undefined) io.stdout.write(quickstartBanner(config, driver.address, version, rds));
+  if (rds !== undefined)
+    io.stdout.write(quickstartBanner(config, driver.address, version, rds, driver.httpAddress));
   const stopAll = {
     stop: async () => {
       const result = await driver.stop();

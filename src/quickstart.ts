@@ -66,6 +66,7 @@ export function quickstartBanner(
   address: string,
   version: string,
   rds: QuickstartRds,
+  httpAddress?: string,
 ): string {
   const services = config.mode === 'all' ? 'Identity, Controller and Node' : config.mode;
   const { emulator } = rds;
@@ -80,6 +81,12 @@ export function quickstartBanner(
     `        poke the RDS stand-in (password: ${rds.password}); try /file print detail, /system resource print`,
     `  .tools/bin/csi-sanity --csi.endpoint=${address} --csi.mountdir=/tmp/rds-csi-mnt --csi.stagingdir=/tmp/rds-csi-stage`,
     '        run the CSI conformance suite, node side included (as root: loop devices, mkfs, mount; npm test installs csi-sanity)',
+    ...(httpAddress !== undefined
+      ? [
+          `  curl http://${httpAddress}/metrics`,
+          `        the driver's metrics; also /readyz, /healthz and /debug/attachments (each volume's actor state)`,
+        ]
+      : []),
     '  npm test        run every test suite',
     '  Ctrl-C          stop: in-flight calls drain, the socket is removed',
     '',

@@ -51,6 +51,31 @@ export interface PublishRequest {
 
 export type SupervisorStatus = SupervisorState;
 
+/** What `describe()` reports (JSON as served; times are ISO strings). */
+export interface AttachmentReport {
+  readonly supervisor: string;
+  readonly now: string;
+  readonly volumes: readonly {
+    readonly volumeId: string;
+    readonly state: string;
+    readonly access: string;
+    readonly nodes: readonly string[];
+    readonly attachedAt: string | undefined;
+    readonly detachedFrom: string | undefined;
+    readonly graceEndsAt: string | undefined;
+    readonly migration:
+      | {
+          source: string;
+          target: string;
+          startedAt?: string | undefined;
+          deadline?: string | undefined;
+        }
+      | undefined;
+    readonly stale:
+      { node: string; since?: string | undefined; clearedAt?: string | undefined } | undefined;
+  }[];
+}
+
 interface VolumeActor {
   actor: Actor<VolumeAttachmentMachine>;
   readOnly: Record<string, boolean>;
@@ -98,6 +123,44 @@ export class AttachmentSupervisor {
     if (entry === undefined) return { state: 'detached', context: undefined };
     const snapshot = entry.actor.getSnapshot();
     return { state: String(snapshot.value), context: snapshot.context };
+  }
+
+  /**
+   * Every actor's state for operators (/debug/attachments, `rds-csi-ts status`): the supervisor's
+   * own state and, per volume, its machine state, nodes and deadlines as ISO times.
+   */
+  describe(): AttachmentReport {
+    const iso = (ms: number | undefined) =>
+      ms === undefined ? undefined : new Date(ms).toISOString();
+    const volumes = [...this.volumes.entries()]
+      .map(([volumeId, entry]) => {
+        const snapshot = entry.actor.getSnapshot();
+        const c = snapshot.context;
+        return {
+          volumeId,
+          state: String(snapshot.value),
+          access: c.access,
+          nodes: [...c.nodes],
+          attachedAt: iso(c.attachedAt),
+          detachedFrom: c.detachedFrom,
+          graceEndsAt: iso(c.graceDeadline),
+          migration:
+            c.migration === undefined
+              ? undefined
+              : {
+                  source: c.migration.source,
+                  target: c.migration.target,
+                  startedAt: iso(c.migration.startedAt),
+                  deadline: iso(c.migration.deadline),
+                },
+          stale:
+            c.stale === undefined
+              ? undefined
+              : { node: c.stale.node, since: iso(c.stale.since), clearedAt: iso(c.stale.deadline) },
+        };
+      })
+      .sort((a, b) => a.volumeId.localeCompare(b.volumeId));
+    return { supervisor: this.status, now: iso(this.options.clock.now()) ?? '', volumes };
   }
 
   /** The nodes a volume is attached to now. */

@@ -28,6 +28,8 @@ export interface RpcDeps {
   readonly log: Logger;
   readonly clock: Pick<Clock, 'now'>;
   readonly inflight: InflightCalls;
+  /** Told of every answered call (metrics): method, gRPC code name, seconds. */
+  readonly observe?: (method: string, code: string, seconds: number) => void;
 }
 
 /** Frequent, read-only calls: their success lines go to debug (STYLE.md rule 13). */
@@ -113,6 +115,7 @@ export function wrapUnary<Req, Res>(
     deps.inflight.add(requestId, method, abort);
     const finish = (code: Status, error?: unknown, unexpected = false): void => {
       deps.inflight.delete(requestId);
+      deps.observe?.(method, statusName(code), (deps.clock.now() - started) / 1000);
       const line: Record<string, unknown> = {
         durationMs: deps.clock.now() - started,
         grpcCode: statusName(code),

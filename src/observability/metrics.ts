@@ -1,10 +1,9 @@
 // metrics.ts: the driver's Prometheus metrics, on one dedicated registry (seed-decisions 2: never
-// the global default). This file holds the RDS connection metrics; the attachment metrics and the
-// HTTP endpoint that serves the registry arrive with their issues.
+// the global default), with the default process metrics; served by http-endpoint.ts.
 //
 // Labels are bounded (seed-decisions 2): `command` is a RouterOS menu and verb (`/disk add`),
 // `result` one of four words; never a volume ID, slot or path.
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 import type { AttachmentMetrics, EventMetrics, HealthReporter, ShellObserver } from '../ports.js';
 
@@ -14,8 +13,14 @@ export const ATTACHMENT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]
 /** Seconds; the Phase 7 buckets, widened at the top for slow device mutations (a 1 TiB add). */
 export const RDS_COMMAND_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
+/** Seconds, for CSI calls: a cached Probe to a format of a large volume. */
+export const RPC_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
 export interface DriverMetrics {
   readonly registry: Registry;
+  /** Every CSI call, by method and gRPC code name (OK, NOT_FOUND, ...). */
+  readonly rpcs: Counter<'method' | 'code'>;
+  readonly rpcSeconds: Histogram<'method'>;
   /** 1 while the SSH connection to the RDS is up. */
   readonly rdsConnected: Gauge;
   readonly rdsHandshakes: Counter;
@@ -44,8 +49,22 @@ export interface DriverMetrics {
 
 export function createMetrics(): DriverMetrics {
   const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   return {
     registry,
+    rpcs: new Counter({
+      name: 'rds_csi_rpc_total',
+      help: 'CSI calls answered, by method and gRPC code',
+      labelNames: ['method', 'code'],
+      registers: [registry],
+    }),
+    rpcSeconds: new Histogram({
+      name: 'rds_csi_rpc_duration_seconds',
+      help: 'Time to answer a CSI call, by method (NodeStageVolume includes mkfs and mount)',
+      labelNames: ['method'],
+      buckets: RPC_BUCKETS,
+      registers: [registry],
+    }),
     rdsConnected: new Gauge({
       name: 'rds_csi_rds_connected',
       help: '1 while the SSH connection to the RDS is established, else 0',

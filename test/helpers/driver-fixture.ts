@@ -34,6 +34,8 @@ export function testConfig(
       '/dev/null',
       '--rds-host-key',
       hostKey,
+      // Many drivers run at once in tests: each HTTP endpoint on a free loopback port.
+      ...(argv.includes('--metrics-address') ? [] : ['--metrics-address', '127.0.0.1:0']),
       ...argv,
     ],
     env: {},
