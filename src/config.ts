@@ -35,7 +35,7 @@ export function envName(spec: OptionSpec): string {
 export function createCli(version: string): Command {
   const program = new Command('rds-csi-ts')
     .description(
-      'Kubernetes CSI driver for MikroTik RDS: file-backed disks exported over NVMe/TCP, managed over SSH.',
+      'Kubernetes CSI driver for MikroTik RDS: file-backed disks exported over NVMe/TCP, managed over SSH.\n\n`rds-csi-ts status [--address host:port] [--json]` prints the attachment state of a running controller (from its /debug/attachments).',
     )
     .version(version, '-v, --version', 'print the version and exit')
     .helpOption('-h, --help', 'print this help and exit')

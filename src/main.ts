@@ -34,6 +34,7 @@ import {
 } from './observability/metrics.js';
 import { createAttachments, type Attachments } from './attachment-wiring.js';
 import { loadKubeConfig } from './k8s/kube-config.js';
+import { statusCommand } from './status-command.js';
 import { createNodeSide } from './node-wiring.js';
 import { createKubernetesLayer, type KubernetesLayer } from './k8s/kubernetes-layer.js';
 import { rdsSettingsFromConfig, type RdsSettings } from './rds-settings.js';
@@ -324,6 +325,7 @@ export interface ProcessIo {
  * The first signal drains (up to --shutdown-timeout); a second one forces exit 1 at once.
  */
 export async function main(io: ProcessIo): Promise<number> {
+  if (io.argv[0] === 'status') return statusCommand(io.argv.slice(1), io);
   const version = packageVersion();
   let config: Config;
   try {

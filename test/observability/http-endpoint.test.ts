@@ -1,9 +1,12 @@
 // http-endpoint.test.ts: after a scripted scenario, /metrics holds exactly the counts and
 // histogram samples the scenario made; /readyz turns unready when the RDS goes away and ready
 // again when it is back; /debug/attachments shows the actor; only loopback callers see it.
+import { Writable } from 'node:stream';
+
 import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { main } from '../../src/main.js';
 import { parseListenAddress } from '../../src/observability/http-endpoint.js';
 import { createRequest } from '../helpers/controller-requests.js';
 import { grpcError } from '../helpers/csi-client.js';
@@ -129,5 +132,48 @@ describe('HTTP endpoint', () => {
     fixtures.push(fixture);
     expect((await get(fixture, '/debug/attachments')).status).toBe(403);
     expect((await get(fixture, '/metrics')).status).toBe(200);
+  });
+});
+
+describe('rds-csi-ts status', () => {
+  it("prints a table of the running driver's attachment actors", async () => {
+    const fixture = await driverFixture(['--mode', 'all']);
+    fixtures.push(fixture);
+    const created = await fixture.clients.controller.CreateVolume(createRequest('status'));
+    const volumeId = created.volume?.volumeId ?? '';
+    await fixture.clients.controller.ControllerPublishVolume({
+      volumeId,
+      nodeId: 'test-node',
+      volumeCapability: BLOCK_RWO,
+      readonly: false,
+      volumeContext: {},
+    });
+    let out = '';
+    let err = '';
+    const code = await main({
+      argv: ['status', '--address', fixture.driver.httpAddress ?? ''],
+      env: {},
+      stdout: new Writable({ write: (c: Buffer, _e, done) => ((out += String(c)), done()) }),
+      stderr: new Writable({ write: (c: Buffer, _e, done) => ((err += String(c)), done()) }),
+      onSignal: () => undefined,
+      cwd: '/',
+    });
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    const lines = out.split('\n');
+    expect(lines[0]).toMatch(/^supervisor: ready; 1 volume\(s\) with an actor; at \d{4}-/);
+    expect(lines[1]).toMatch(/^VOLUME\s+STATE\s+ACCESS\s+NODES\s+DETAIL$/);
+    expect(lines[2]).toMatch(
+      new RegExp(`^${volumeId}\\s+attached\\s+RWO\\s+test-node\\s+attached since \\d{4}-`),
+    );
+    const unreachable = await main({
+      argv: ['status', '--address', '127.0.0.1:1'],
+      env: {},
+      stdout: new Writable({ write: (_c, _e, done) => done() }),
+      stderr: new Writable({ write: (c: Buffer, _e, done) => ((err += String(c)), done()) }),
+      onSignal: () => undefined,
+      cwd: '/',
+    });
+    expect(unreachable).toBe(1);
+    expect(err).toMatch(/cannot reach http:\/\/127\.0\.0\.1:1\/debug\/attachments/);
   });
 });
