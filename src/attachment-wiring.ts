@@ -15,6 +15,7 @@ import type { Config } from './config.js';
 import type { NodeDirectory } from './csi/controller-publish.js';
 import { describeError } from './errors.js';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { InspectionEvent } from 'xstate';
 import { nodeLookup } from './k8s/node-lookup.js';
 import type { KubernetesLayer } from './k8s/kubernetes-layer.js';
 import { PvAttachmentStore } from './k8s/pv-attachment-store.js';
@@ -44,6 +45,8 @@ export function createAttachments(options: {
   readonly metrics: DriverMetrics;
   readonly kubernetes: KubernetesLayer | undefined;
   readonly kubeConfig: KubeConfig | undefined;
+  /** The Stately inspector's sink, when --inspect is on. */
+  readonly inspect?: ((event: InspectionEvent) => void) | undefined;
 }): Attachments {
   const { config, clock, metrics, kubernetes, kubeConfig } = options;
   const log = options.log.child({ component: 'attachments' });
@@ -52,6 +55,7 @@ export function createAttachments(options: {
     clock,
     log,
     graceMs: config.attachmentGracePeriodMs,
+    ...(options.inspect !== undefined ? { inspect: options.inspect } : {}),
   };
   if (kubernetes === undefined || kubeConfig === undefined) {
     const supervisor = new AttachmentSupervisor({

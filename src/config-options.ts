@@ -497,4 +497,21 @@ export const OPTIONS: readonly OptionSpec[] = [
     schema: z.enum(['off', 'loopback', 'public']),
     defaultValue: 'loopback',
   },
+  {
+    key: 'inspectPort',
+    flags: '--inspect <port>',
+    description:
+      'controller: stream every attachment actor to the Stately inspector through a relay on this port (open http://localhost:<port>, e.g. through kubectl port-forward); off by default: it costs at scale',
+    accepts: 'a port from 1 to 65535, or off',
+    schema: text.transform((value, ctx) => {
+      if (value === 'off') return undefined;
+      const port = Number(value);
+      if (!/^\d{1,5}$/.test(value) || port < 1 || port > 65535) {
+        ctx.addIssue({ code: 'custom', message: 'not a port' });
+        return z.NEVER;
+      }
+      return port;
+    }),
+    defaultValue: 'off',
+  },
 ];

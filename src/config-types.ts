@@ -59,6 +59,8 @@ export interface Config {
   readonly metricsAddress: string;
   /** Who may read /debug/attachments on that endpoint. */
   readonly debugEndpoints: 'off' | 'loopback' | 'public';
+  /** Port of the Stately inspector relay, or undefined (off). */
+  readonly inspectPort: number | undefined;
 }
 
 export type EmulatorLatency =

@@ -83,6 +83,7 @@ describe('loadConfig', () => {
       orphanSweep: 'dry-run',
       metricsAddress: ':9809',
       debugEndpoints: 'loopback',
+      inspectPort: undefined,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

@@ -15,6 +15,7 @@ import { InflightCalls } from './csi/rpc-handler.js';
 import { CsiServer, type CsiServices, type ShutdownResult } from './csi/server.js';
 import { InvalidConfigError, describeError } from './errors.js';
 import { HealthRegistry } from './observability/health.js';
+import { startStatelyInspector } from './observability/stately-inspector.js';
 import {
   startHttpEndpoint,
   type HttpEndpoint,
@@ -180,8 +181,20 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
   } else {
     metrics.leader.set(servesController ? 1 : 0);
   }
+  const inspector =
+    servesController && config.inspectPort !== undefined
+      ? await startStatelyInspector(config.inspectPort, log.child({ component: 'inspector' }))
+      : undefined;
   const attachments = servesController
-    ? createAttachments({ config, clock, log, metrics, kubernetes, kubeConfig: deps.kubeConfig })
+    ? createAttachments({
+        config,
+        clock,
+        log,
+        metrics,
+        kubernetes,
+        kubeConfig: deps.kubeConfig,
+        inspect: inspector?.inspect,
+      })
     : undefined;
   late.attachments = attachments;
   leadingHook = (leading) => (leading ? attachments?.onLeading() : attachments?.onNotLeading());
@@ -279,6 +292,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       await http?.close();
       await kubernetes?.stop();
       await attachments?.stop();
+      inspector?.stop();
       await nodeSide?.stop();
       backend?.shell.close();
       return result;

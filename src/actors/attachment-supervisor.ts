@@ -39,6 +39,8 @@ export interface SupervisorOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly graceMs: number;
+  /** Also told every inspection event of every actor (the Stately inspector, when on). */
+  readonly inspect?: (event: InspectionEvent) => void;
 }
 
 export interface PublishRequest {
@@ -506,6 +508,7 @@ export class AttachmentSupervisor {
    * allocation-light: it runs for every snapshot of 10,000 actors.
    */
   private readonly inspect = (inspection: InspectionEvent): void => {
+    this.options.inspect?.(inspection);
     if (inspection.type !== '@xstate.snapshot') return;
     const volumeId = (inspection.actorRef as AnyActorRef).id;
     const entry = this.volumes.get(volumeId);
