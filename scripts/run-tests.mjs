@@ -42,6 +42,7 @@ function staticChecks() {
       ['node_modules/prettier/bin/prettier.cjs', '--check', '.'],
     ],
     ['generated CSI types are fresh', process.execPath, ['scripts/gen-proto-types.mjs', '--check']],
+    ['alert rules and dashboard (promtool)', process.execPath, ['scripts/promtool-check.mjs']],
     [
       'build (tsc -p tsconfig.build.json)',
       process.execPath,

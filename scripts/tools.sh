@@ -30,8 +30,13 @@ ETCD_VERSION=v3.6.16
 KUBERNETES_VERSION=v1.36.3
 KUBERNETES_STAGING_VERSION=v0.36.3
 
+# promtool checks and unit-tests deploy/prometheus (issue 10). Prometheus 3.x is published as Go
+# module v0.3MM.P for release 3.MM.P; promtool_release derives the release, which the build checks
+# against the module's own VERSION file.
+PROMETHEUS_VERSION=v0.316.0
+
 # Each tool: name, a recipe function, and the string its cache key is made from.
-TOOLS=(csi-sanity csi-spec etcd kube-apiserver kube-controller-manager)
+TOOLS=(csi-sanity csi-spec etcd kube-apiserver kube-controller-manager promtool)
 
 key_csi-sanity() { echo "csi-sanity $CSI_SANITY_VERSION go-install-v1"; }
 build_csi-sanity() {
@@ -91,6 +96,30 @@ check_kube-apiserver() { "$1/kube-apiserver" --version | grep -qx "Kubernetes $K
 key_kube-controller-manager() { echo "kube-controller-manager $KUBERNETES_VERSION staging $KUBERNETES_STAGING_VERSION wrapper-v1"; }
 build_kube-controller-manager() { kubernetes_build "$1" kube-controller-manager; }
 check_kube-controller-manager() { "$1/kube-controller-manager" --version | grep -qx "Kubernetes $KUBERNETES_VERSION"; }
+
+# remove_all_sd leaves out the service-discovery plugins (AWS, Azure, GCE, ...) and their SDKs: we
+# only run `check rules` and `test rules`. The module has no replace directives, so `go install`
+# builds it directly; version.Version is empty unless set here.
+promtool_release() {
+  local minor=${PROMETHEUS_VERSION#v0.}
+  echo "$((${minor%%.*} / 100)).$((${minor%%.*} % 100)).${minor#*.}"
+}
+key_promtool() { echo "promtool $PROMETHEUS_VERSION go-install-remove_all_sd-v1"; }
+build_promtool() {
+  local out=$1 json dir release
+  release=$(promtool_release)
+  # ensure_tool runs this as an `if` condition, where set -e is off: each step returns its failure.
+  json=$(go mod download -json "github.com/prometheus/prometheus@$PROMETHEUS_VERSION") ||
+    { log "$(jq -r .Error <<<"$json")"; return 1; }
+  dir=$(jq -r .Dir <<<"$json")
+  if [[ $(cat "$dir/VERSION") != "$release" ]]; then
+    log "Prometheus $PROMETHEUS_VERSION is release $(cat "$dir/VERSION"), not $release"; return 1
+  fi
+  GOBIN="$out" CGO_ENABLED=0 nice -n 10 go install -trimpath -tags remove_all_sd \
+    -ldflags "-s -w -X github.com/prometheus/common/version.Version=$release" \
+    "github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION"
+}
+check_promtool() { "$1/promtool" --version | grep -q "^promtool, version $(promtool_release) "; }
 
 # --- machinery --------------------------------------------------------------------------------
 log() { printf 'tools: %s\n' "$*" >&2; }
