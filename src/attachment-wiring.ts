@@ -71,7 +71,7 @@ export function createAttachments(options: {
           }),
       },
     });
-    const own = new Set([config.nodeId]);
+    const own = new Set([config.nodeId, ...config.standaloneNodes]);
     return {
       supervisor,
       nodes: { has: (nodeId) => own.has(nodeId) },

@@ -514,4 +514,22 @@ export const OPTIONS: readonly OptionSpec[] = [
     }),
     defaultValue: 'off',
   },
+  {
+    key: 'standaloneNodes',
+    flags: '--standalone-nodes <ids>',
+    description:
+      "without Kubernetes (quickstart): node IDs ControllerPublish accepts besides this process's own --node-id, comma-separated; with Kubernetes, Node objects decide",
+    accepts: 'comma-separated node IDs, e.g. node-a,node-b',
+    schema: text.transform((value, ctx) => {
+      const ids = value
+        .split(',')
+        .map((v) => v.trim())
+        .filter((v) => v !== '');
+      if (ids.some((id) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(id))) {
+        ctx.addIssue({ code: 'custom', message: 'not node IDs' });
+        return z.NEVER;
+      }
+      return ids;
+    }),
+  },
 ];

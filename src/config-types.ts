@@ -61,6 +61,8 @@ export interface Config {
   readonly debugEndpoints: 'off' | 'loopback' | 'public';
   /** Port of the Stately inspector relay, or undefined (off). */
   readonly inspectPort: number | undefined;
+  /** Without Kubernetes: node IDs ControllerPublish accepts besides this process's own. */
+  readonly standaloneNodes: readonly string[];
 }
 
 export type EmulatorLatency =

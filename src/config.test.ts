@@ -84,6 +84,7 @@ describe('loadConfig', () => {
       metricsAddress: ':9809',
       debugEndpoints: 'loopback',
       inspectPort: undefined,
+      standaloneNodes: [],
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

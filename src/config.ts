@@ -113,6 +113,7 @@ export function loadConfig(inputs: ConfigInputs): ConfigOutcome {
   if (problems.length > 0) throw new InvalidConfigError(problems);
   config['nodeId'] ??= inputs.hostname;
   config['rdsHostKey'] ??= [];
+  config['standaloneNodes'] ??= [];
   // seed-decisions 1: a grace period <= 0 is replaced by the 30 s default.
   if (config['attachmentGracePeriodMs'] === 0) config['attachmentGracePeriodMs'] = 30_000;
   // seed-decisions 1: an interval <= 0 is replaced by the 5 min default.

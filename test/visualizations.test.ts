@@ -28,4 +28,14 @@ describe('visualizations', () => {
       expect(text).toContain(delay);
     expect(text).toContain('attached --> migrating: PUBLISH [mayStartMigration]');
   });
+
+  it("the README's copy of the volume attachment diagram is the generated one", () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const copy = /<!-- diagram:volume-attachment -->([\s\S]*?)<!-- \/diagram -->/.exec(readme)?.[1];
+    const generated = /```mermaid[\s\S]*?```/.exec(DIAGRAMS[0]?.render(mermaidOf) ?? '')?.[0];
+    expect(generated).toBeDefined();
+    expect(copy?.trim(), 'copy the diagram from visualizations/volume-attachment.md').toBe(
+      generated,
+    );
+  });
 });
