@@ -23,6 +23,7 @@ import { createLogger } from '../src/observability/logger.js';
 import type { AttachmentMetrics, PersistedAttachment } from '../src/ports.js';
 import { startQuickstartRds } from '../src/quickstart.js';
 import { csiClients } from '../test/helpers/csi-client.js';
+import { quietAttachmentMetrics } from '../test/helpers/quiet-metrics.js';
 
 const inspectAt = process.argv.indexOf('--inspect');
 const inspectPort = inspectAt >= 0 ? process.argv[inspectAt + 1] : undefined;
@@ -176,14 +177,8 @@ const clock = new SimulatedClock();
 clock.set(Date.now());
 const records = new Map<string, PersistedAttachment>();
 const quiet: AttachmentMetrics = {
-  attach: () => undefined,
-  detach: () => undefined,
-  conflict: () => undefined,
-  gracePeriodUsed: () => undefined,
+  ...quietAttachmentMetrics,
   staleCleared: () => console.log('   metric: rds_csi_attachment_stale_cleared_total +1'),
-  reconcile: () => undefined,
-  migration: () => undefined,
-  actorStates: () => undefined,
   transition: (from, to, cause) => console.log(`   state:  ${from} -> ${to} (${cause})`),
 };
 const simulated = new AttachmentSupervisor({

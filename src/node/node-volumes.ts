@@ -165,16 +165,7 @@ export class NodeVolumes implements NodeVolumeOperations {
   unstage(volumeId: string, nqn: string, stagingPath: string, call: CallOptions = {}) {
     return this.queue.run(volumeId, async () => {
       const { transport, filesystems, mounts } = this.options;
-      const device = await transport.devicePath(nqn);
-      const number = device === undefined ? undefined : await this.numberOf(device);
-      const here = await mounts.mountsAt(stagingPath, call);
-      for (const entry of here) {
-        if (number !== undefined && entry.device !== number && (await this.isLiveDevice(entry))) {
-          throw new FailedPreconditionError(
-            `${stagingPath} holds ${entry.source}, not volume ${volumeId}'s device; it was left untouched`,
-          );
-        }
-      }
+      const { device, number, here } = await this.ownMountsAt(volumeId, nqn, stagingPath, call);
       if (number !== undefined) {
         const elsewhere = (await mounts.all(call)).filter(
           (e) => e.device === number && e.mountPoint !== stagingPath,
@@ -308,17 +299,8 @@ export class NodeVolumes implements NodeVolumeOperations {
 
   unpublish(volumeId: string, nqn: string, targetPath: string, call: CallOptions = {}) {
     return this.queue.run(volumeId, async () => {
-      const { transport, filesystems, mounts } = this.options;
-      const device = await transport.devicePath(nqn);
-      const number = device === undefined ? undefined : await this.numberOf(device);
-      const here = await mounts.mountsAt(targetPath, call);
-      for (const entry of here) {
-        if (number !== undefined && entry.device !== number && (await this.isLiveDevice(entry))) {
-          throw new FailedPreconditionError(
-            `${targetPath} holds ${entry.source}, not volume ${volumeId}'s device; it was left untouched`,
-          );
-        }
-      }
+      const { here } = await this.ownMountsAt(volumeId, nqn, targetPath, call);
+      const { filesystems } = this.options;
       for (let i = here.length; i > 0; i--) await filesystems.unmount(targetPath, call);
       const left = await lstat(targetPath).catch(() => undefined);
       if (left === undefined) return;
@@ -415,6 +397,24 @@ export class NodeVolumes implements NodeVolumeOperations {
     const number = await this.options.devices.number(device);
     if (number === undefined) throw new Error(`${device} has no entry in sysfs`);
     return number;
+  }
+
+  /**
+   * The volume's device (if connected) and what is mounted at `path`, refusing when that is a
+   * live device other than the volume's: unstage and unpublish only undo what is theirs.
+   */
+  private async ownMountsAt(volumeId: string, nqn: string, path: string, call: CallOptions) {
+    const device = await this.options.transport.devicePath(nqn);
+    const number = device === undefined ? undefined : await this.numberOf(device);
+    const here = await this.options.mounts.mountsAt(path, call);
+    for (const entry of here) {
+      if (number !== undefined && entry.device !== number && (await this.isLiveDevice(entry))) {
+        throw new FailedPreconditionError(
+          `${path} holds ${entry.source}, not volume ${volumeId}'s device; it was left untouched`,
+        );
+      }
+    }
+    return { device, number, here };
   }
 
   /** Whether a mount's device still exists: a mount of a vanished device is stale. */
