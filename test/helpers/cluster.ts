@@ -23,6 +23,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
+
 const TOOLS = new URL('../../.tools/bin/', import.meta.url).pathname;
 const SPARE_IDENTITIES = 20;
 const READY_TIMEOUT_MS = 60_000;
@@ -387,4 +390,23 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await stop();
     throw error;
   }
+}
+
+/**
+ * Creates the ClusterRole in a deploy/ RBAC file and an identity bound to exactly it: the driver's
+ * kubeconfig for tests that run it with its deployment's permissions, plus an admin client.
+ */
+export async function roleIdentity(
+  cluster: Cluster,
+  rbacFile: URL,
+  name: string,
+): Promise<{ kube: KubeConfig; admin: CoreV1Api }> {
+  const role = parseYaml(readFileSync(rbacFile, 'utf8')) as { metadata: { name: string } };
+  await cluster.createObject('/apis/rbac.authorization.k8s.io/v1/clusterroles', role);
+  const identity = await cluster.createIdentity(name, role.metadata.name);
+  const kube = new KubeConfig();
+  kube.loadFromFile(identity.kubeconfigPath);
+  const adminKube = new KubeConfig();
+  adminKube.loadFromFile(cluster.kubeconfigPath);
+  return { kube, admin: adminKube.makeApiClient(CoreV1Api) };
 }

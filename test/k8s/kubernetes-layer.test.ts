@@ -1,18 +1,15 @@
 // The driver's Kubernetes layer against a real etcd + kube-apiserver (issue 6), running as an
 // identity bound to the controller's ClusterRole from deploy/kubernetes/controller-rbac.yaml, so
 // a permission the code needs but the role lacks fails here. The last test stops the API server.
-import { readFileSync } from 'node:fs';
-
 import {
-  CoreV1Api,
-  KubeConfig,
   PatchStrategy,
+  type CoreV1Api,
+  type KubeConfig,
   setHeaderOptions,
   type V1PersistentVolume,
 } from '@kubernetes/client-node';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 
 import { AttachmentReconciler } from '../../src/actors/attachment-reconciler.js';
 import { AttachmentSupervisor } from '../../src/actors/attachment-supervisor.js';
@@ -30,7 +27,7 @@ import {
 import type { CacheEvent } from '../../src/k8s/watched-cache.js';
 import { systemClock } from '../../src/main.js';
 import type { EventMetrics, HealthReporter } from '../../src/ports.js';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
 import { grpcError } from '../helpers/csi-client.js';
 import { createRequest } from '../helpers/controller-requests.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
@@ -39,9 +36,6 @@ import { quietAttachmentMetrics } from '../helpers/quiet-metrics.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const DRIVER = 'rds.csi.srvlab.io';
-const ROLE = parse(
-  readFileSync(new URL('../../deploy/kubernetes/controller-rbac.yaml', import.meta.url), 'utf8'),
-) as { metadata: { name: string } };
 
 let cluster: Cluster;
 let driverKube: KubeConfig;
@@ -50,13 +44,11 @@ const log = captureLog('info');
 
 beforeAll(async () => {
   cluster = await startCluster({ controllerManager: false });
-  await cluster.createObject('/apis/rbac.authorization.k8s.io/v1/clusterroles', ROLE);
-  const identity = await cluster.createIdentity('rds-csi-controller', ROLE.metadata.name);
-  driverKube = new KubeConfig();
-  driverKube.loadFromFile(identity.kubeconfigPath);
-  const adminKube = new KubeConfig();
-  adminKube.loadFromFile(cluster.kubeconfigPath);
-  admin = adminKube.makeApiClient(CoreV1Api);
+  ({ kube: driverKube, admin } = await roleIdentity(
+    cluster,
+    new URL('../../deploy/kubernetes/controller-rbac.yaml', import.meta.url),
+    'rds-csi-controller',
+  ));
 }, 120_000);
 
 afterAll(async () => {

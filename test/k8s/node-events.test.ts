@@ -2,16 +2,15 @@
 // ClusterRole, posts a failed stage as a MountFailure Warning on the PVC behind the PV's
 // claimRef, readable from a real API server. The stage itself answers as it would without one.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { status } from '@grpc/grpc-js';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
 
 import { MIKROTIK_NQN_PREFIX } from '../../src/naming.js';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
 import { grpcError } from '../helpers/csi-client.js';
 import { driverFixture } from '../helpers/driver-fixture.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -19,23 +18,17 @@ import { waitFor } from '../helpers/wait-for.js';
 
 const DRIVER = 'rds.csi.srvlab.io';
 const VOLUME = 'pvc-0a1b2c3d-0000-4000-8000-00000000e7e7';
-const ROLE = parse(
-  readFileSync(new URL('../../deploy/kubernetes/node-rbac.yaml', import.meta.url), 'utf8'),
-) as { metadata: { name: string } };
-
 let cluster: Cluster;
 let nodeKube: KubeConfig;
 let admin: CoreV1Api;
 
 beforeAll(async () => {
   cluster = await startCluster({ controllerManager: false });
-  await cluster.createObject('/apis/rbac.authorization.k8s.io/v1/clusterroles', ROLE);
-  const identity = await cluster.createIdentity('rds-csi-node', ROLE.metadata.name);
-  nodeKube = new KubeConfig();
-  nodeKube.loadFromFile(identity.kubeconfigPath);
-  const adminKube = new KubeConfig();
-  adminKube.loadFromFile(cluster.kubeconfigPath);
-  admin = adminKube.makeApiClient(CoreV1Api);
+  ({ kube: nodeKube, admin } = await roleIdentity(
+    cluster,
+    new URL('../../deploy/kubernetes/node-rbac.yaml', import.meta.url),
+    'rds-csi-node',
+  ));
 }, 120_000);
 
 afterAll(async () => {
