@@ -200,9 +200,9 @@ export async function benchAttachments(): Promise<BenchResult[]> {
       onDisagreement: () => undefined,
     });
     const counted: AttachmentStore = {
-      loadAll: () => {
+      loadAll: (options) => {
         lists++;
-        return store.loadAll();
+        return store.loadAll(options);
       },
       save: (id, record) => {
         writes++;

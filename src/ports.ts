@@ -118,6 +118,11 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
+export interface LoadOptions extends CallOptions {
+  /** Check records against VolumeAttachments and write corrections back (rebuild only). */
+  readonly crossCheck?: boolean;
+}
+
 /**
  * The storage operations of one RDS. Errors: RdsUnavailableError (no connection, or the RDS did
  * not answer in time; outcome read back where it matters; retry), ResourceExhaustedError
@@ -196,7 +201,13 @@ export interface PersistedAttachment {
 
 /** Where attachment records live. `save(id, undefined)` removes the record. */
 export interface AttachmentStore {
-  loadAll(options?: CallOptions): Promise<Map<string, PersistedAttachment>>;
+  /**
+   * Every record. At a rebuild (`crossCheck`, the default) a store that can check records against
+   * another source (VolumeAttachments) corrects them, writing the correction back. A reconcile
+   * pass reads records as they are: live actors are the truth then, and a publish whose
+   * VolumeAttachment is not marked attached yet must not be undone.
+   */
+  loadAll(options?: LoadOptions): Promise<Map<string, PersistedAttachment>>;
   save(
     volumeId: string,
     record: PersistedAttachment | undefined,

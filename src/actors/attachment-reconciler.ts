@@ -149,7 +149,9 @@ export class AttachmentReconciler {
     // B: the store against the actors.
     let synced = 0;
     try {
-      const changed = await supervisor.syncWithStore(await this.options.store.loadAll());
+      const changed = await supervisor.syncWithStore(
+        await this.options.store.loadAll({ crossCheck: false }),
+      );
       synced = changed.length;
       for (const volumeId of changed) {
         metrics.action('sync_annotation');

@@ -13,7 +13,7 @@ import {
   type V1PersistentVolume,
 } from '@kubernetes/client-node';
 
-import type { AttachmentStore, Logger, PersistedAttachment } from '../ports.js';
+import type { AttachmentStore, LoadOptions, Logger, PersistedAttachment } from '../ports.js';
 import type { PvWriter } from './pv-writer.js';
 
 export const ATTACHMENT_ANNOTATION = 'rds.csi.srvlab.io/attachment';
@@ -52,15 +52,20 @@ export class PvAttachmentStore implements AttachmentStore {
     this.storage = options.kubeConfig.makeApiClient(StorageV1Api);
   }
 
-  async loadAll(): Promise<Map<string, PersistedAttachment>> {
+  async loadAll(options: LoadOptions = {}): Promise<Map<string, PersistedAttachment>> {
+    const crossCheck = options.crossCheck ?? true;
     const pvs = await this.listVolumes();
-    const attachedNodes = await this.attachedNodesByPv();
+    const attachedNodes = crossCheck ? await this.attachedNodesByPv() : undefined;
     const out = new Map<string, PersistedAttachment>();
     for (const pv of pvs) {
       const volumeId = pv.spec?.csi?.volumeHandle ?? '';
       const name = pv.metadata?.name ?? '';
       this.pvNames.set(volumeId, name);
       const fromAnnotations = this.recordOf(volumeId, pv);
+      if (attachedNodes === undefined) {
+        if (fromAnnotations !== undefined) out.set(volumeId, fromAnnotations);
+        continue;
+      }
       const vaNodes = attachedNodes.get(name) ?? [];
       const recordNodes = (fromAnnotations?.context['nodes'] as string[] | undefined) ?? [];
       const agree =

@@ -343,6 +343,51 @@ describe('PV writes with optimistic concurrency', () => {
     });
   });
 
+  it('a reconcile pass reads records as they are; only a rebuild lets VolumeAttachments correct them', async () => {
+    const volumeId = 'pvc-0a1b2c3d-0000-4000-8000-0000000f1a9e';
+    const record = {
+      v: 1,
+      state: 'attached',
+      context: { volumeId, graceMs: 30_000, access: 'single', nodes: ['worker-a'], attachedAt: 1 },
+      readOnly: {},
+      savedAt: 1,
+    };
+    await cluster.createObject('/api/v1/persistentvolumes', {
+      ...pv('inflight'),
+      metadata: {
+        name: 'inflight',
+        annotations: { [ATTACHMENT_ANNOTATION]: JSON.stringify(record) },
+      },
+      spec: { ...pv('inflight').spec, csi: { driver: DRIVER, volumeHandle: volumeId } },
+    });
+    let disagreements = 0;
+    const store = new PvAttachmentStore({
+      kubeConfig: driverKube,
+      driverName: DRIVER,
+      writer: new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger }),
+      graceMs: 30_000,
+      log: log.logger,
+      onDisagreement: (id) => {
+        if (id === volumeId) disagreements++;
+      },
+    });
+    // A publish whose VolumeAttachment is not marked attached yet: a pass must leave it alone.
+    const read = await store.loadAll({ crossCheck: false });
+    expect(read.get(volumeId)).toMatchObject({
+      state: 'attached',
+      context: { nodes: ['worker-a'] },
+    });
+    const annotations = async () =>
+      (await admin.readPersistentVolume({ name: 'inflight' })).metadata?.annotations ?? {};
+    expect((await annotations())[ATTACHMENT_ANNOTATION]).toBeDefined();
+    expect(disagreements).toBe(0);
+    // At a rebuild, no VolumeAttachment backs it: the record goes.
+    const rebuilt = await store.loadAll();
+    expect(rebuilt.has(volumeId)).toBe(false);
+    expect((await annotations())[ATTACHMENT_ANNOTATION]).toBeUndefined();
+    expect(disagreements).toBe(1);
+  });
+
   it('finds the PVC through claimRef, and not a new PVC that reuses the name', async () => {
     await cluster.createObject('/api/v1/namespaces', {
       apiVersion: 'v1',
