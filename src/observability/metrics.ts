@@ -47,7 +47,45 @@ export interface DriverMetrics {
   };
 }
 
+/**
+ * Label values known in advance, exported at 0 from the start: an alert on increase() sees the
+ * first failure after a restart only if the series existed before it.
+ */
+const KNOWN_LABELS = {
+  status: ['success', 'failure'],
+  migrationResult: ['started', 'completed', 'failed', 'aborted'],
+  reconcileAction: ['clear_stale', 'sync_annotation'],
+  eventReasons: [
+    'AttachmentConflict',
+    'VolumeAttached',
+    'VolumeDetached',
+    'StaleAttachmentCleared',
+    'MigrationStarted',
+    'MigrationCompleted',
+    'MigrationFailed',
+    'MountFailure',
+    'StaleMountDetected',
+  ],
+  dropWhy: ['queue-full', 'post-failed'],
+} as const;
+
 export function createMetrics(): DriverMetrics {
+  const metrics = buildMetrics();
+  const a = metrics.attachment;
+  for (const status of KNOWN_LABELS.status) {
+    a.attach.inc({ status }, 0);
+    a.detach.inc({ status }, 0);
+  }
+  for (const result of KNOWN_LABELS.migrationResult) a.migrations.inc({ result }, 0);
+  for (const action of KNOWN_LABELS.reconcileAction) a.reconcile.inc({ action }, 0);
+  for (const reason of KNOWN_LABELS.eventReasons) {
+    metrics.eventsPosted.inc({ reason }, 0);
+    for (const why of KNOWN_LABELS.dropWhy) metrics.eventsDropped.inc({ reason, why }, 0);
+  }
+  return metrics;
+}
+
+function buildMetrics(): DriverMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   return {
