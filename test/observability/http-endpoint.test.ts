@@ -8,9 +8,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { main } from '../../src/main.js';
 import { parseListenAddress } from '../../src/observability/http-endpoint.js';
+import { startEmulator } from '../../src/rds/emulator/emulator.js';
 import { createRequest } from '../helpers/controller-requests.js';
 import { grpcError } from '../helpers/csi-client.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
+import { TEST_PASSWORD } from '../helpers/emulator-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const BLOCK_RWO = { accessMode: { mode: 'SINGLE_NODE_WRITER' as const }, block: {} };
@@ -97,30 +99,38 @@ describe('HTTP endpoint', () => {
     expect((await get(fixture, '/healthz')).body).toBe('ok\n');
   });
 
-  it('/readyz follows the RDS connection: unready while it is gone, ready when it is back', async () => {
+  it('/readyz follows the RDS: unready while the emulator is stopped, ready once it is back', async () => {
     const fixture = await driverFixture(['--mode', 'all']);
     fixtures.push(fixture);
     await waitFor(async () => (await get(fixture, '/readyz')).status === 200, {
       what: 'ready at start',
     });
-    fixture.rds.emulator.faults.refuseConnections = true;
-    fixture.rds.emulator.dropConnections();
+    const { port, dataDir } = fixture.rds.emulator;
+    await fixture.rds.emulator.stop();
     const unready = await waitFor(
       async () => {
         const r = await get(fixture, '/readyz');
         return r.status === 503 ? r : undefined;
       },
-      { what: 'unready after the RDS went away' },
+      { what: 'unready after the emulator stopped' },
     );
     expect(JSON.parse(unready.body)).toMatchObject({
       ready: false,
       components: [{ component: 'rds', healthy: false }],
     });
-    fixture.rds.emulator.faults.refuseConnections = false;
-    await waitFor(async () => (await get(fixture, '/readyz')).status === 200, {
-      timeoutMs: 30_000,
-      what: 'ready again after the RDS came back',
-    });
+    // The same device comes back: same address, state and host key.
+    const again = await startEmulator({ dataDir, port, password: TEST_PASSWORD });
+    try {
+      await waitFor(async () => (await get(fixture, '/readyz')).status === 200, {
+        timeoutMs: 30_000,
+        what: 'ready again after the emulator restarted',
+      });
+      const metrics = await get(fixture, '/metrics');
+      expect(sample(metrics.body, 'rds_csi_rds_connected')).toBe(1);
+      expect(sample(metrics.body, 'rds_csi_rds_ssh_handshakes_total')).toBe(2);
+    } finally {
+      await again.stop();
+    }
   }, 60_000);
 
   it('parses listen addresses; --debug-endpoints off closes /debug, not /metrics', async () => {
