@@ -515,6 +515,15 @@ export const OPTIONS: readonly OptionSpec[] = [
     defaultValue: 'off',
   },
   {
+    key: 'kubeletDir',
+    flags: '--kubelet-dir <dir>',
+    description:
+      "node: the kubelet's directory; staging and target paths outside it are refused, so no request can make the node unmount, remove or create anything elsewhere (quickstart: /tmp)",
+    accepts: 'an absolute directory',
+    schema: text.pipe(z.string().regex(/^\/(?:[^/\0]+\/?)*$/)),
+    defaultValue: '/var/lib/kubelet',
+  },
+  {
     key: 'standaloneNodes',
     flags: '--standalone-nodes <ids>',
     description:

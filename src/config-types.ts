@@ -63,6 +63,8 @@ export interface Config {
   readonly inspectPort: number | undefined;
   /** Without Kubernetes: node IDs ControllerPublish accepts besides this process's own. */
   readonly standaloneNodes: readonly string[];
+  /** Node: every staging and target path must lie under it. */
+  readonly kubeletDir: string;
 }
 
 export type EmulatorLatency =

@@ -85,6 +85,7 @@ describe('loadConfig', () => {
       debugEndpoints: 'loopback',
       inspectPort: undefined,
       standaloneNodes: [],
+      kubeletDir: '/var/lib/kubelet',
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

@@ -247,4 +247,6 @@ function applyQuickstart(raw: RawValues): void {
   setIfDefault('nodeTransport', 'loop');
   // Local only; a busy port falls back to a free one (the banner prints it).
   setIfDefault('metricsAddress', '127.0.0.1:9809');
+  // Local trials and csi-sanity put their mount and staging directories under /tmp.
+  setIfDefault('kubeletDir', '/tmp');
 }

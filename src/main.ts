@@ -250,6 +250,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
             nodeId: config.nodeId,
             maxVolumesPerNode: config.maxVolumesPerNode,
             volumes: nodeSide.volumes,
+            kubeletDir: config.kubeletDir,
           }),
         }
       : {}),

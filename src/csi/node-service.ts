@@ -23,24 +23,42 @@ export interface NodeDeps extends RpcDeps {
   /** 0: no limit (the CO decides). */
   readonly maxVolumesPerNode: number;
   readonly volumes: NodeVolumeOperations;
+  /** Every staging and target path must lie under it (--kubelet-dir). */
+  readonly kubeletDir: string;
 }
 
-/** CSI paths may be longer than other strings (csi-conformance.md 1.1); they must be absolute. */
-function requirePath(value: string, field: string): string {
-  if (value === '') throw new InvalidInputError(`${field} is required`, { field });
-  if (!value.startsWith('/') || value.includes('\0') || Buffer.byteLength(value) > 4096) {
-    throw new InvalidInputError(`${field} must be an absolute path`, { field });
-  }
-  return value;
-}
-
-/** A volume path for stats and expansion: one that is not absolute cannot exist (NOT_FOUND). */
-function existingPath(value: string, field: string): string {
+/**
+ * A path the kubelet gave: absolute, normalised (no `.`, `..` or empty segments, so a prefix check
+ * means what it says) and under --kubelet-dir. The node unmounts, removes and mknods at these
+ * paths: one outside the kubelet's directory (`/dev/sda`, `/etc`) is never touched.
+ * CSI paths may be longer than other strings (csi-conformance.md 1.1).
+ */
+function kubeletPath(
+  value: string,
+  field: string,
+  kubeletDir: string,
+  absent: (message: string) => Error,
+): string {
   if (value === '') throw new InvalidInputError(`${field} is required`, { field });
   if (!value.startsWith('/') || value.includes('\0') || Buffer.byteLength(value) > 4096)
-    throw new NotFoundError(
-      `${field} ${value.slice(0, 200)} does not exist (volume paths are absolute)`,
+    throw absent(`${field} ${value.slice(0, 200)} is not an absolute path`);
+  const segments = value.split('/').slice(1);
+  if (
+    segments.some(
+      (segment, i) =>
+        segment === '.' || segment === '..' || (segment === '' && i < segments.length - 1),
+    )
+  )
+    throw new InvalidInputError(`${field} ${value.slice(0, 200)} is not a normalised path`, {
+      field,
+    });
+  const root = kubeletDir.endsWith('/') ? kubeletDir : `${kubeletDir}/`;
+  if (!value.startsWith(root) || value.length === root.length) {
+    throw new InvalidInputError(
+      `${field} ${value.slice(0, 200)} is outside the kubelet directory ${kubeletDir} (--kubelet-dir); the node touches only paths under it`,
+      { field },
     );
+  }
   return value;
 }
 
@@ -122,6 +140,17 @@ export function createNodeService(deps: NodeDeps): NodeHandlers {
     { rpc: { type: 'VOLUME_CONDITION' } },
   ];
   const { volumes } = deps;
+  const invalid = (field: string) => (message: string) => new InvalidInputError(message, { field });
+  const requirePath = (value: string, field: string) =>
+    kubeletPath(value, field, deps.kubeletDir, invalid(field));
+  // Stats and expansion: a path that is not absolute cannot exist (NOT_FOUND, as csi-sanity expects).
+  const existingPath = (value: string, field: string) =>
+    kubeletPath(
+      value,
+      field,
+      deps.kubeletDir,
+      (message) => new NotFoundError(`${message}: it does not exist`),
+    );
   return {
     NodeGetCapabilities: wrapUnary(
       'NodeGetCapabilities',

@@ -1,5 +1,7 @@
 // driver-fixture.ts: the whole driver in-process, against an in-process RouterOS emulator over real
 // SSH, on a unix socket in a temp dir, with a typed gRPC client. `stop()` tears everything down.
+import { tmpdir } from 'node:os';
+
 import type { KubeConfig } from '@kubernetes/client-node';
 
 import { loadConfig, type Config } from '../../src/config.js';
@@ -36,6 +38,8 @@ export function testConfig(
       hostKey,
       // Many drivers run at once in tests: each HTTP endpoint on a free loopback port.
       ...(argv.includes('--metrics-address') ? [] : ['--metrics-address', '127.0.0.1:0']),
+      // Test paths live in temp dirs.
+      ...(argv.includes('--kubelet-dir') ? [] : ['--kubelet-dir', tmpdir()]),
       ...argv,
     ],
     env: {},

@@ -395,4 +395,37 @@ describe('node safety', () => {
     await volumes.unstage('pvc-held', nqn, staging);
     expect(await transport.devicePath(nqn)).toBeUndefined();
   });
+
+  it('touches no path outside the kubelet directory, however the request names it', async () => {
+    const fixture = await driverFixture(['--mode', 'node', '--kubelet-dir', '/var/lib/kubelet']);
+    cleanups.push(() => fixture.stop());
+    const volumeId = 'pvc-0a1b2c3d-0000-4000-8000-000000000bad';
+    const outside = [
+      '/dev/loop-control', // a device node unpublish would otherwise unlink
+      '/etc',
+      '/var/lib/kubelet/../../../dev/loop-control',
+      '/var/lib/kubelet/./pods',
+      '/var/lib/kubelet',
+      '/var/lib/kubeletother/pods/x',
+    ];
+    for (const path of outside) {
+      const unpublish = await grpcError(
+        fixture.clients.node.NodeUnpublishVolume({ volumeId, targetPath: path }),
+      );
+      expect(unpublish.code, path).toBe(status.INVALID_ARGUMENT);
+      const unstage = await grpcError(
+        fixture.clients.node.NodeUnstageVolume({ volumeId, stagingTargetPath: path }),
+      );
+      expect(unstage.code, path).toBe(status.INVALID_ARGUMENT);
+    }
+    expect(execFileSync('stat', ['-c', '%F', '/dev/loop-control'], { encoding: 'utf8' })).toMatch(
+      /character special file/,
+    );
+    const unpublish = await grpcError(
+      fixture.clients.node.NodeUnpublishVolume({ volumeId, targetPath: '/dev/loop-control' }),
+    );
+    expect(unpublish.details).toBe(
+      'target_path /dev/loop-control is outside the kubelet directory /var/lib/kubelet (--kubelet-dir); the node touches only paths under it',
+    );
+  });
 });
