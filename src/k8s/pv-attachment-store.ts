@@ -7,14 +7,14 @@
 // and the disagreement is reported (field-lessons #14: stale annotations resurrected detached
 // volumes when annotations alone were trusted).
 import {
-  CoreV1Api,
-  StorageV1Api,
   type KubeConfig,
   type V1PersistentVolume,
+  type V1VolumeAttachment,
 } from '@kubernetes/client-node';
 
 import type { AttachmentStore, LoadOptions, Logger, PersistedAttachment } from '../ports.js';
 import type { PvWriter } from './pv-writer.js';
+import { listAll } from './raw-list.js';
 
 export const ATTACHMENT_ANNOTATION = 'rds.csi.srvlab.io/attachment';
 /** The Go driver's annotations (routeros-cli.md / field-lessons): node name and RFC 3339 time. */
@@ -36,8 +36,6 @@ export interface PvAttachmentStoreOptions {
 }
 
 export class PvAttachmentStore implements AttachmentStore {
-  private readonly core: CoreV1Api;
-  private readonly storage: StorageV1Api;
   /** volumeHandle -> PV name, learned while listing and saving. */
   private readonly pvNames = new Map<string, string>();
   /**
@@ -47,10 +45,7 @@ export class PvAttachmentStore implements AttachmentStore {
    */
   private readonly ownWrites = new Map<string, string>();
 
-  constructor(private readonly options: PvAttachmentStoreOptions) {
-    this.core = options.kubeConfig.makeApiClient(CoreV1Api);
-    this.storage = options.kubeConfig.makeApiClient(StorageV1Api);
-  }
+  constructor(private readonly options: PvAttachmentStoreOptions) {}
 
   async loadAll(options: LoadOptions = {}): Promise<Map<string, PersistedAttachment>> {
     const crossCheck = options.crossCheck ?? true;
@@ -201,40 +196,33 @@ export class PvAttachmentStore implements AttachmentStore {
 
   /** This driver's PVs, listed page by page. */
   private async listVolumes(): Promise<V1PersistentVolume[]> {
-    const out: V1PersistentVolume[] = [];
-    let token: string | undefined;
-    do {
-      const page = await this.core.listPersistentVolume({
-        limit: PAGE,
-        ...(token ? { _continue: token } : {}),
-      });
-      out.push(...page.items.filter((pv) => pv.spec?.csi?.driver === this.options.driverName));
-      token = page.metadata?._continue;
-    } while (token);
-    return out;
+    // Parsed with JSON.parse only (raw-list.ts): the typed deserializer was most of the CPU.
+    const all = await listAll<V1PersistentVolume>(
+      this.options.kubeConfig,
+      '/api/v1/persistentvolumes',
+      PAGE,
+    );
+    return all.filter((pv) => pv.spec?.csi?.driver === this.options.driverName);
   }
 
   /** PV name -> nodes where this driver's VolumeAttachments report attached=true. */
   private async attachedNodesByPv(): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
-    let token: string | undefined;
-    do {
-      const page = await this.storage.listVolumeAttachment({
-        limit: PAGE,
-        ...(token ? { _continue: token } : {}),
-      });
-      for (const va of page.items) {
-        const pv = va.spec.source.persistentVolumeName;
-        if (
-          va.spec.attacher !== this.options.driverName ||
-          pv === undefined ||
-          va.status?.attached !== true
-        )
-          continue;
-        out.set(pv, [...(out.get(pv) ?? []), va.spec.nodeName]);
-      }
-      token = page.metadata?._continue;
-    } while (token);
+    const all = await listAll<V1VolumeAttachment>(
+      this.options.kubeConfig,
+      '/apis/storage.k8s.io/v1/volumeattachments',
+      PAGE,
+    );
+    for (const va of all) {
+      const pv = va.spec.source.persistentVolumeName;
+      if (
+        va.spec.attacher !== this.options.driverName ||
+        pv === undefined ||
+        va.status?.attached !== true
+      )
+        continue;
+      out.set(pv, [...(out.get(pv) ?? []), va.spec.nodeName]);
+    }
     return out;
   }
 }
