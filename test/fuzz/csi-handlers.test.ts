@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
+import { TEST_PASSWORD } from '../helpers/emulator-fixture.js';
 import { tempDir, type TempDir } from '../helpers/temp-dir.js';
 
 /** What a handler may answer to anything a caller sends. */
@@ -67,6 +68,13 @@ const int64 = fc.oneof(
   fc.constantFrom('0', '1', '-1', '1073741824', '9223372036854775807'),
 );
 const map = fc.dictionary(text, text, { maxKeys: 4 });
+/** Secrets carry a marker that must never reach the driver's log. */
+const SECRET_MARKER = 'fuzz-secret-7f3a9c';
+const secrets = fc.dictionary(
+  text,
+  text.map((t) => `${SECRET_MARKER}${t}`),
+  { maxKeys: 3 },
+);
 const capability = fc.record(
   {
     accessMode: fc.record({
@@ -134,7 +142,7 @@ describe('every CSI handler answers malformed requests with a defined code', () 
           capacityRange: capacity,
           volumeCapabilities: fc.array(capability, { maxLength: 2 }),
           parameters: map,
-          secrets: map,
+          secrets,
           volumeContentSource: fc.oneof(
             fc.record({ volume: fc.record({ volumeId: id }) }),
             fc.record({ snapshot: fc.record({ snapshotId: id }) }),
@@ -146,7 +154,7 @@ describe('every CSI handler answers malformed requests with a defined code', () 
     await check(
       'DeleteVolume',
       c.DeleteVolume.bind(c),
-      fc.record({ volumeId: id, secrets: map }, { requiredKeys: [] }),
+      fc.record({ volumeId: id, secrets }, { requiredKeys: [] }),
     );
     const publish = fc.record(
       {
@@ -196,7 +204,7 @@ describe('every CSI handler answers malformed requests with a defined code', () 
     await check(
       'CreateSnapshot',
       c.CreateSnapshot.bind(c),
-      fc.record({ sourceVolumeId: id, name: id, parameters: map }, { requiredKeys: [] }),
+      fc.record({ sourceVolumeId: id, name: id, parameters: map, secrets }, { requiredKeys: [] }),
     );
     await check(
       'DeleteSnapshot',
@@ -242,6 +250,7 @@ describe('every CSI handler answers malformed requests with a defined code', () 
         stagingTargetPath: path(),
         volumeCapability: capability,
         volumeContext: map,
+        secrets,
       },
       { requiredKeys: [] },
     );
@@ -296,4 +305,11 @@ describe('every CSI handler answers malformed requests with a defined code', () 
     );
     expect(unhandled).toEqual([]);
   }, 120_000);
+
+  it('logged none of the secrets those requests carried, nor the RDS password', () => {
+    const log = fixture.log.text();
+    expect(log.length).toBeGreaterThan(10_000); // the calls above were logged
+    expect(log).not.toContain(SECRET_MARKER);
+    expect(log).not.toContain(TEST_PASSWORD);
+  });
 });
