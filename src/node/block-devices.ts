@@ -22,12 +22,8 @@ export class BlockDevices {
   }
 
   /** Devices stacked on this one (device-mapper, md): they hold it open. */
-  async holders(device: string): Promise<string[]> {
-    try {
-      return await readdir(join(this.sysfs, 'class', 'block', basename(device), 'holders'));
-    } catch {
-      return [];
-    }
+  holders(device: string): Promise<string[]> {
+    return listDir(join(this.sysfs, 'class', 'block', basename(device), 'holders'));
   }
 
   /**
@@ -36,9 +32,9 @@ export class BlockDevices {
    */
   async openers(device: string, exceptPid = process.pid): Promise<string[]> {
     const out: string[] = [];
-    for (const pid of (await list(this.proc)).filter((p) => /^\d+$/.test(p))) {
+    for (const pid of (await listDir(this.proc)).filter((p) => /^\d+$/.test(p))) {
       if (Number(pid) === exceptPid) continue;
-      for (const fd of await list(join(this.proc, pid, 'fd'))) {
+      for (const fd of await listDir(join(this.proc, pid, 'fd'))) {
         const target = await readlink(join(this.proc, pid, 'fd', fd)).catch(() => '');
         if (target !== device) continue;
         const command = await readFile(join(this.proc, pid, 'comm'), 'utf8').catch(() => '?');
@@ -51,26 +47,27 @@ export class BlockDevices {
 
   /** Loop devices whose backing file is this device (kubelet holds block volumes open so). */
   async loopsBackedBy(device: string): Promise<string[]> {
-    const out: string[] = [];
-    for (const name of (await list(join(this.sysfs, 'block'))).filter((n) =>
-      n.startsWith('loop'),
-    )) {
-      const backing = await readFile(
-        join(this.sysfs, 'block', name, 'loop', 'backing_file'),
-        'utf8',
-      )
-        .then((t) => t.trim())
-        .catch(() => '');
-      if (backing === device) out.push(`/dev/${name}`);
-    }
-    return out;
+    return [...(await loopBackings(this.sysfs))].filter(([, f]) => f === device).map(([d]) => d);
   }
 }
 
-async function list(directory: string): Promise<string[]> {
+/** The entries of a directory; none when it cannot be read (absent in sysfs means "not there"). */
+export async function listDir(directory: string): Promise<string[]> {
   try {
     return await readdir(directory);
   } catch {
     return [];
   }
+}
+
+/** `/dev/loopN` -> its backing file, for every attached loop device (sysfs, read now). */
+export async function loopBackings(sysfs = '/sys'): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const name of (await listDir(join(sysfs, 'block'))).filter((n) => /^loop\d+$/.test(n))) {
+    const backing = await readFile(join(sysfs, 'block', name, 'loop', 'backing_file'), 'utf8')
+      .then((text) => text.trim().replace(/ \(deleted\)$/, ''))
+      .catch(() => undefined); // not attached
+    if (backing !== undefined) out.set(`/dev/${name}`, backing);
+  }
+  return out;
 }

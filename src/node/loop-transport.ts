@@ -4,12 +4,13 @@
 // (/sys/block/loopN/loop/backing_file) on every call, like the nvme transport's, and only loop
 // devices whose backing file lies in the emulator's data dir are ever considered: other loop
 // devices on the host are not ours and are never detached.
-import { readFile, readdir } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
 
 import { NotFoundError, OperationTimeoutError } from '../errors.js';
 import { MIKROTIK_NQN_PREFIX } from '../naming.js';
 import type { CallOptions } from '../ports.js';
+import { loopBackings } from './block-devices.js';
 import { firstLine, type CommandRunner } from './exec.js';
 import {
   assertManaged,
@@ -114,23 +115,9 @@ export class LoopTransport implements NvmeTransport {
   /** device path -> NQN, for loop devices backed by a file in the emulator's directory. */
   private async attached(): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    let names: string[];
-    try {
-      names = await readdir(join(this.sysfs, 'block'));
-    } catch {
-      return out;
-    }
-    for (const name of names.filter((n) => /^loop\d+$/.test(n))) {
-      let backing: string;
-      try {
-        backing = (await readFile(join(this.sysfs, 'block', name, 'loop', 'backing_file'), 'utf8'))
-          .trim()
-          .replace(/ \(deleted\)$/, '');
-      } catch {
-        continue; // not attached
-      }
+    for (const [device, backing] of await loopBackings(this.sysfs)) {
       if (!backing.startsWith(`${this.root}/`) || !backing.endsWith('.img')) continue;
-      out.set(`/dev/${name}`, `${MIKROTIK_NQN_PREFIX}${basename(backing, '.img').toLowerCase()}`);
+      out.set(device, `${MIKROTIK_NQN_PREFIX}${basename(backing, '.img').toLowerCase()}`);
     }
     return out;
   }

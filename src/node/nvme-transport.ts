@@ -2,11 +2,12 @@
 // time limit that kills it (exec.ts). NQN -> block device resolution reads sysfs each time:
 // /sys/class/nvme-subsystem/*/subsysnqn, then the subsystem's namespace heads (native multipath:
 // nvmeXnY under the subsystem), else the namespaces of its controllers (/sys/class/nvme/nvmeX).
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { NotFoundError, OperationTimeoutError } from '../errors.js';
 import type { CallOptions } from '../ports.js';
+import { listDir } from './block-devices.js';
 import { firstLine, type CommandRunner } from './exec.js';
 import {
   assertManaged,
@@ -79,11 +80,11 @@ export class NvmeCliTransport implements NvmeTransport {
   async devicePath(nqn: string): Promise<string | undefined> {
     const subsystem = await this.subsystemOf(nqn);
     if (subsystem === undefined) return undefined;
-    const entries = await list(subsystem);
+    const entries = await listDir(subsystem);
     const head = entries.filter((e) => HEAD.test(e)).sort()[0];
     if (head !== undefined) return `/dev/${head}`;
     for (const controller of entries.filter((e) => /^nvme\d+$/.test(e)).sort()) {
-      const namespace = (await list(join(this.sysfs, 'class', 'nvme', controller)))
+      const namespace = (await listDir(join(this.sysfs, 'class', 'nvme', controller)))
         .filter((e) => NAMESPACE.test(e))
         .sort()[0];
       if (namespace !== undefined) return `/dev/${namespace}`;
@@ -110,7 +111,7 @@ export class NvmeCliTransport implements NvmeTransport {
 
   async connected(): Promise<string[]> {
     const out: string[] = [];
-    for (const name of await list(join(this.sysfs, 'class', 'nvme-subsystem'))) {
+    for (const name of await listDir(join(this.sysfs, 'class', 'nvme-subsystem'))) {
       const nqn = await readTrimmed(join(this.sysfs, 'class', 'nvme-subsystem', name, 'subsysnqn'));
       if (nqn?.startsWith(this.options.managedPrefix) === true) out.push(nqn);
     }
@@ -121,7 +122,7 @@ export class NvmeCliTransport implements NvmeTransport {
     assertManaged(nqn, this.options.managedPrefix, 'rescan');
     const subsystem = await this.subsystemOf(nqn);
     if (subsystem === undefined) throw new NotFoundError(`${nqn} is not connected on this node`);
-    for (const controller of (await list(subsystem)).filter((e) => /^nvme\d+$/.test(e))) {
+    for (const controller of (await listDir(subsystem)).filter((e) => /^nvme\d+$/.test(e))) {
       const result = await this.nvme(['ns-rescan', `/dev/${controller}`], options);
       if (result.code !== 0)
         throw new Error(`nvme ns-rescan of ${nqn} failed: ${firstLine(result)}`);
@@ -130,7 +131,7 @@ export class NvmeCliTransport implements NvmeTransport {
 
   private async subsystemOf(nqn: string): Promise<string | undefined> {
     const root = join(this.sysfs, 'class', 'nvme-subsystem');
-    for (const name of await list(root)) {
+    for (const name of await listDir(root)) {
       if ((await readTrimmed(join(root, name, 'subsysnqn'))) === nqn) return join(root, name);
     }
     return undefined;
@@ -141,14 +142,6 @@ export class NvmeCliTransport implements NvmeTransport {
       timeoutMs: this.options.commandTimeoutMs,
       ...options,
     });
-  }
-}
-
-async function list(directory: string): Promise<string[]> {
-  try {
-    return await readdir(directory);
-  } catch {
-    return [];
   }
 }
 
