@@ -164,12 +164,15 @@ export class NodeVolumes implements NodeVolumeOperations {
 
   unstage(volumeId: string, nqn: string, stagingPath: string, call: CallOptions = {}) {
     return this.queue.run(volumeId, async () => {
-      const { transport, filesystems, mounts } = this.options;
-      const { device, number, here } = await this.ownMountsAt(volumeId, nqn, stagingPath, call);
+      const { transport, filesystems } = this.options;
+      const { device, number, here, table } = await this.ownMountsAt(
+        volumeId,
+        nqn,
+        stagingPath,
+        call,
+      );
       if (number !== undefined) {
-        const elsewhere = (await mounts.all(call)).filter(
-          (e) => e.device === number && e.mountPoint !== stagingPath,
-        );
+        const elsewhere = table.filter((e) => e.device === number && e.mountPoint !== stagingPath);
         if (elsewhere.length > 0) {
           throw new FailedPreconditionError(
             `volume ${volumeId} is still mounted at ${elsewhere.map((e) => e.mountPoint).join(', ')}; unpublish it there first`,
@@ -400,13 +403,15 @@ export class NodeVolumes implements NodeVolumeOperations {
   }
 
   /**
-   * The volume's device (if connected) and what is mounted at `path`, refusing when that is a
-   * live device other than the volume's: unstage and unpublish only undo what is theirs.
+   * The volume's device (if connected), what is mounted at `path` and the whole mount table (one
+   * read), refusing when `path` holds a live device other than the volume's: unstage and
+   * unpublish only undo what is theirs.
    */
   private async ownMountsAt(volumeId: string, nqn: string, path: string, call: CallOptions) {
     const device = await this.options.transport.devicePath(nqn);
     const number = device === undefined ? undefined : await this.numberOf(device);
-    const here = await this.options.mounts.mountsAt(path, call);
+    const table = await this.options.mounts.all(call);
+    const here = table.filter((e) => e.mountPoint === path);
     for (const entry of here) {
       if (number !== undefined && entry.device !== number && (await this.isLiveDevice(entry))) {
         throw new FailedPreconditionError(
@@ -414,7 +419,7 @@ export class NodeVolumes implements NodeVolumeOperations {
         );
       }
     }
-    return { device, number, here };
+    return { device, number, here, table };
   }
 
   /** Whether a mount's device still exists: a mount of a vanished device is stale. */
