@@ -15,6 +15,7 @@ import type { Registry } from 'prom-client';
 
 import { describeError } from '../errors.js';
 import type { HealthSource, Logger } from '../ports.js';
+import { isLoopback } from '../loopback.js';
 
 export type DebugAccess = 'off' | 'loopback' | 'public';
 
@@ -33,10 +34,6 @@ export interface HttpEndpoint {
   /** The address bound, `host:port` (the port is real even when 0 was asked). */
   readonly address: string;
   close(): Promise<void>;
-}
-
-function isLoopback(address: string | undefined): boolean {
-  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
 
 /** Splits `host:port` / `:port` / `[v6]:port`; an empty host means every interface. */

@@ -12,6 +12,7 @@
 //   POST /reset               clear faults, latency off, settings back to defaults
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
+import { isLoopback } from '../../loopback.js';
 import type { Emulator } from './emulator.js';
 import {
   LATENCY_OFF,
@@ -24,10 +25,6 @@ const FAULT_KINDS = new Set(['fail', 'drop-before', 'drop-after', 'hang', 'trunc
 const MAX_BODY = 64 * 1024;
 
 class BadRequest extends Error {}
-
-function isLoopback(address: string | undefined): boolean {
-  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
-}
 
 async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
   let body = '';
