@@ -323,13 +323,18 @@ export class SshShell {
     signal: AbortSignal,
   ): Promise<ShellResult> {
     return new Promise<ShellResult>((resolve, reject) => {
-      client.exec(commandLine, (error, channel) => {
+      // No channel, no command: ssh2 throws "Not connected" when the socket is already gone and
+      // answers "No response from server" (or a channel-open failure) when it goes while the
+      // channel opens. The command never started, so the outcome is known and a retry is safe:
+      // UNAVAILABLE, never INTERNAL (which the sidecars treat as final).
+      const notOpened = (error: Error): RdsUnavailableError =>
+        new RdsUnavailableError(
+          `RDS connection lost before the command started (${error.message}); it did not run`,
+          { cause: error },
+        );
+      const open = (error: Error | undefined, channel: ssh2.ClientChannel): void => {
         if (error) {
-          reject(
-            error.message.includes('Not connected')
-              ? new RdsUnavailableError('RDS connection lost', { cause: error })
-              : error,
-          );
+          reject(notOpened(error));
           return;
         }
         let stdout = '';
@@ -357,7 +362,12 @@ export class SshShell {
           }
           resolve({ stdout, stderr, exitCode });
         });
-      });
+      };
+      try {
+        client.exec(commandLine, open);
+      } catch (error) {
+        reject(notOpened(error instanceof Error ? error : new Error(String(error))));
+      }
     });
   }
 }

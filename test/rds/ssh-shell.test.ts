@@ -147,6 +147,30 @@ describe('SshShell', () => {
     expect((await shell.run('/system identity print')).exitCode).toBe(0);
   });
 
+  it('a connection that drops while channels open: every command fails UNAVAILABLE, none INTERNAL', async () => {
+    // Found by the chaos runner: ssh2 throws "Not connected" from exec() on a socket that is
+    // gone and answers "No response from server" to a channel that was opening; both reached
+    // the caller as plain errors (gRPC INTERNAL, which the sidecars treat as final).
+    const { shell, rds } = await rig({ maxSessions: 8 }, { maxSessions: 8 });
+    await shell.run('/system identity print');
+    for (let round = 0; round < 5; round++) {
+      let seen = 0;
+      const record = rds.emulator.commands.record.bind(rds.emulator.commands);
+      rds.emulator.commands.record = (line, user, commandClass) => {
+        if (++seen === 3) rds.emulator.dropConnections();
+        return record(line, user, commandClass);
+      };
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 40 }, () => shell.run('/system identity print')),
+      );
+      rds.emulator.commands.record = record;
+      const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) expect(failure).toBeInstanceOf(RdsUnavailableError);
+      await waitFor(() => shell.stats().connected, { what: 'the reconnect' });
+    }
+  });
+
   it('logs in with a passphrase-protected private key', async () => {
     const pair = encryptedKey('key-passphrase');
     const { shell } = await rig(
