@@ -1,6 +1,7 @@
 // run-tests.mjs: `npm test`. Runs every suite and ends with one line `N passed, N failed`
-// summed over all of them: static checks, vitest (JSON report) and csi-sanity (JUnit reports).
-//   node scripts/run-tests.mjs [--only static,vitest,sanity]
+// summed over all of them: static checks, vitest (JSON report), csi-sanity (JUnit reports) and
+// the chaos runs (test/chaos/run.ts; RDS_CSI_CHAOS_RUNS, default 10).
+//   node scripts/run-tests.mjs [--only static,vitest,sanity,chaos]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -209,10 +210,31 @@ async function sanity() {
   for (const suite of SANITY_SUITES) await sanitySuite(suite, bin);
 }
 
+// --- chaos (issue 11): kill -9 and SSH faults during concurrent operations, 10 seeded runs ------
+async function chaos() {
+  const runs = process.env.RDS_CSI_CHAOS_RUNS ?? '10';
+  const child = spawn(
+    process.execPath,
+    ['node_modules/tsx/dist/cli.mjs', 'test/chaos/run.ts', '--runs', runs],
+    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk.toString();
+    process.stdout.write(chunk); // each run's line as it ends: progress for a long suite
+  });
+  const code = await new Promise((resolve) => child.once('close', (c) => resolve(c)));
+  writeFileSync(join(results, 'chaos.txt'), output);
+  const last = /^(\d+) passed, (\d+) failed$/.exec(output.trim().split('\n').at(-1) ?? '');
+  if (last === null) record('chaos', 0, 1, `no summary line; exit ${code}`);
+  else record('chaos', Number(last[1]), Number(last[2]));
+}
+
 mkdirSync(results, { recursive: true });
 if (wanted('static')) staticChecks();
 if (wanted('vitest')) vitest();
 if (wanted('sanity')) await sanity();
+if (wanted('chaos')) await chaos();
 
 const passed = totals.reduce((n, t) => n + t.passed, 0);
 const failed = totals.reduce((n, t) => n + t.failed, 0);
