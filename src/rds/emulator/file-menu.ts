@@ -33,7 +33,11 @@ function listFiles(root: string): FileEntry[] {
   const walk = (dir: string): void => {
     for (const name of readdirSync(dir)) {
       const path = join(dir, name);
-      const stats = statSync(path);
+      // A file removed while the listing runs (a concurrent /disk remove) is simply gone; the
+      // device never fails a print over it (found by the chaos runner: this threw and the
+      // emulator process died).
+      const stats = statSync(path, { throwIfNoEntry: false });
+      if (stats === undefined) continue;
       out.push({
         name: relative(root, path),
         isDirectory: stats.isDirectory(),
