@@ -164,7 +164,9 @@ describe('SshShell', () => {
         Array.from({ length: 40 }, () => shell.run('/system identity print')),
       );
       rds.emulator.commands.record = record;
-      const failures = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason] : []));
+      const failures = outcomes.flatMap((o) =>
+        o.status === 'rejected' ? [o.reason as unknown] : [],
+      );
       expect(failures.length).toBeGreaterThan(0);
       for (const failure of failures) expect(failure).toBeInstanceOf(RdsUnavailableError);
       await waitFor(() => shell.stats().connected, { what: 'the reconnect' });
