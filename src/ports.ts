@@ -151,6 +151,66 @@ export interface RdsBackend {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The orphan audit (src/actors/orphan-auditor.ts; field-lessons #2, #3)
+// ---------------------------------------------------------------------------------------------
+
+/** What the orphan audit reads and removes on the RDS (implemented by src/rds/rds-client.ts). */
+export interface OrphanStorage {
+  /** Every disk on the RDS, whatever its slot (file references are checked against all of them). */
+  listAllDisks(options?: CallOptions): Promise<RdsDisk[]>;
+  /** The disk with this slot, or undefined. */
+  getDisk(slot: string, options?: CallOptions): Promise<RdsDisk | undefined>;
+  /** Files under a directory (recursively), paths with a leading slash. */
+  listFiles(directory: string, options?: CallOptions): Promise<RdsFile[]>;
+  /** Removes the disk, then its backing file. Safe to repeat. */
+  removeDisk(slot: string, options?: CallOptions): Promise<void>;
+  /** Removes one file by path (leading slash); a file already gone is success. */
+  removeFile(path: string, options?: CallOptions): Promise<void>;
+}
+
+/** What the cluster references, read fresh from the API server (never from a watch cache). */
+export interface ClusterReferences {
+  /** Every PersistentVolume's `spec.csi.volumeHandle`, whatever its driver. */
+  readonly volumeHandles: ReadonlySet<string>;
+  /** `volumePath` attributes of those PVs: directories whose files the audit examines. */
+  readonly volumePaths: ReadonlySet<string>;
+  /**
+   * Every VolumeSnapshotContent's snapshot handle (status and spec.source); undefined when they
+   * could not be read, so no snapshot can be judged this time. Empty when the API has no
+   * snapshot resources at all (the CRDs are not installed).
+   */
+  readonly snapshotHandles: ReadonlySet<string> | undefined;
+}
+
+/** Reads ClusterReferences. Throws when the PersistentVolumes cannot be listed. */
+export interface ClusterReferenceSource {
+  load(options?: CallOptions): Promise<ClusterReferences>;
+}
+
+/** The controller's own in-flight work on a slot (its CSI operation locks). */
+export interface VolumeActivity {
+  /** The operation running on `slot` now (CreateVolume, ...), or undefined. */
+  busyWith(slot: string): string | undefined;
+  /**
+   * Runs `fn` holding `slot`'s operation lock, so no CSI call on it can start meanwhile; throws
+   * VolumeBusyError without calling `fn` when the lock is held.
+   */
+  exclusive<T>(slot: string, operation: string, fn: () => Promise<T>): Promise<T>;
+}
+
+export type OrphanKind = 'disk' | 'file';
+
+/** Orphan audit metrics; every label value is a constant in code. */
+export interface OrphanMetrics {
+  /** Orphans found by the last complete pass, by kind (replaced wholesale). */
+  current(counts: Readonly<Record<OrphanKind, number>>): void;
+  /** One decision about one orphan: detected, deleted, skipped or cleared, with a reason. */
+  decision(kind: OrphanKind, decision: string, reason: string): void;
+  /** One pass: completed, or why it was skipped. */
+  pass(result: string, seconds: number): void;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The node's host (implemented in src/node/)
 // ---------------------------------------------------------------------------------------------
 

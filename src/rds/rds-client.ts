@@ -15,6 +15,7 @@ import type {
   CallOptions,
   CreateDiskSpec,
   Logger,
+  OrphanStorage,
   RdsBackend,
   RdsDisk,
   RdsFile,
@@ -37,7 +38,7 @@ function outcomeUnknown(error: unknown): boolean {
   return error instanceof RdsUnavailableError || error instanceof OperationTimeoutError;
 }
 
-export class RdsClient implements RdsBackend {
+export class RdsClient implements RdsBackend, OrphanStorage {
   private readonly mutations = new KeyedQueue();
 
   constructor(private readonly deps: { shell: CommandShell; log: Logger }) {}
@@ -74,6 +75,10 @@ export class RdsClient implements RdsBackend {
       options,
     );
     return parseDiskPrintDetail(output).filter((d) => d.slot.startsWith(prefix));
+  }
+
+  async listAllDisks(options: CallOptions = {}): Promise<RdsDisk[]> {
+    return parseDiskPrintDetail(await this.send(commands.listAllDisks(), 'listing disks', options));
   }
 
   async getPool(mountPoint: string, options: CallOptions = {}): Promise<RdsPool> {
@@ -263,6 +268,17 @@ export class RdsClient implements RdsBackend {
     return parseFilePrintDetail(output)
       .filter((f) => !f.isDirectory && f.path.endsWith(`/${name}`))
       .map((f) => f.path);
+  }
+
+  /**
+   * Removes one file by path (the orphan audit). Runs in the queue of the slot its name carries
+   * (`<slot>.img`), so it never interleaves with a create of that slot; a missing file is success.
+   */
+  removeFile(path: string, options: CallOptions = {}): Promise<void> {
+    values.fileName(path);
+    const base = path.slice(path.lastIndexOf('/') + 1);
+    const key = base.endsWith('.img') ? base.slice(0, -'.img'.length) : path;
+    return this.mutations.run(key, () => this.removeFileIfPresent(path, options));
   }
 
   /**

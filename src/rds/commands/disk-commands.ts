@@ -34,6 +34,11 @@ export function listDisks(prefix: SlotName): RouterOsCommand {
   };
 }
 
+/** Every disk, whatever its slot (the orphan audit checks file references against all). */
+export function listAllDisks(): RouterOsCommand {
+  return { menu: 'disk', verb: 'print', detail: true };
+}
+
 export function getPool(mount: MountPoint): RouterOsCommand {
   return {
     menu: 'disk',
