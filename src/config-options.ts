@@ -405,6 +405,33 @@ export const OPTIONS: readonly OptionSpec[] = [
     defaultValue: '5m',
   },
   {
+    key: 'orphanAuditIntervalMs',
+    flags: '--orphan-audit-interval <duration>',
+    description:
+      'controller (leader, with Kubernetes): how often RDS disks and files of this driver are compared with PVs and VolumeSnapshotContents to report orphans (metric, log, /debug/orphans); 0s turns the audit off',
+    accepts: 'a duration of 0s or from 1m to 24h, e.g. 10m',
+    schema: duration(0, 86_400_000).refine((ms) => ms === 0 || ms >= 60_000, 'below 1m'),
+    defaultValue: '10m',
+  },
+  {
+    key: 'orphanMinAgeMs',
+    flags: '--orphan-min-age <duration>',
+    description:
+      'controller: an orphan may be deleted (with --orphan-delete) only after two audit passes at least this far apart from its first sighting, and this long after the driver created it',
+    accepts: 'a duration from 10m to 720h, e.g. 1h',
+    schema: duration(600_000, 2_592_000_000),
+    defaultValue: '1h',
+  },
+  {
+    key: 'orphanDelete',
+    flags: '--orphan-delete <bool>',
+    description:
+      'controller: delete orphans the audit has confirmed (two passes, --orphan-min-age, a fresh check under the volume lock); false (the default) only reports them',
+    accepts: 'true | false',
+    schema: bool,
+    defaultValue: false,
+  },
+  {
     key: 'nodeTransport',
     flags: '--node-transport <kind>',
     description:
@@ -478,7 +505,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'metricsAddress',
     flags: '--metrics-address <address>',
     description:
-      'HTTP endpoint for /metrics, /healthz (liveness), /readyz (RDS connection, informers, leadership) and /debug/attachments; off disables it',
+      'HTTP endpoint for /metrics, /healthz (liveness), /readyz (RDS connection, informers, leadership), /debug/attachments and /debug/orphans; off disables it',
     accepts: 'host:port, :port (every interface), [v6]:port, or off',
     schema: text.pipe(
       z
@@ -492,7 +519,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     key: 'debugEndpoints',
     flags: '--debug-endpoints <who>',
     description:
-      'who may read /debug/attachments on the metrics endpoint: loopback callers only, anyone (public), or nobody (off)',
+      'who may read /debug/attachments and /debug/orphans on the metrics endpoint: loopback callers only, anyone (public), or nobody (off)',
     accepts: 'off | loopback | public',
     schema: z.enum(['off', 'loopback', 'public']),
     defaultValue: 'loopback',

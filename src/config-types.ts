@@ -41,6 +41,12 @@ export interface Config {
   readonly kubernetesResyncMs: number;
   readonly attachmentGracePeriodMs: number;
   readonly attachmentReconcileIntervalMs: number;
+  /** Orphan audit period; 0: off. */
+  readonly orphanAuditIntervalMs: number;
+  /** Least age (since first sighting and since creation) before an orphan may be deleted. */
+  readonly orphanMinAgeMs: number;
+  /** Delete confirmed orphans; false: report only (dry-run). */
+  readonly orphanDelete: boolean;
   /** How the node reaches volumes: NVMe/TCP with nvme-cli, or the emulator's files as loop devices. */
   readonly nodeTransport: 'nvme' | 'loop';
   /** The loop transport's export table (the emulator's exports.json). */

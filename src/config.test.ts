@@ -74,6 +74,9 @@ describe('loadConfig', () => {
       kubernetesResyncMs: 300_000,
       attachmentGracePeriodMs: 30_000,
       attachmentReconcileIntervalMs: 300_000,
+      orphanAuditIntervalMs: 600_000,
+      orphanMinAgeMs: 3_600_000,
+      orphanDelete: false,
       nodeTransport: 'nvme',
       managedNqnPrefix: 'nqn.2000-02.com.mikrotik:pvc-',
       hostNqnFile: '/etc/nvme/hostnqn',
@@ -347,6 +350,45 @@ describe('attachment timing (seed-decisions 1)', () => {
     expect(problemsOf({ argv: ['--attachment-reconcile-interval', '30s'] })[0]).toMatch(
       /^--attachment-reconcile-interval /,
     );
+  });
+});
+
+describe('orphan audit options', () => {
+  it('reports only by default, and takes the interval, age and delete switch from flags and env', () => {
+    const config = run({
+      argv: ['--orphan-audit-interval', '0s', '--orphan-min-age', '2h30m'],
+      env: { RDS_CSI_ORPHAN_DELETE: 'true' },
+    });
+    expect(config.orphanAuditIntervalMs).toBe(0); // 0 turns the audit off (not "the default")
+    expect(config.orphanMinAgeMs).toBe(9_000_000);
+    expect(config.orphanDelete).toBe(true);
+    expect(run().orphanDelete).toBe(false);
+  });
+
+  it('refuses an interval under a minute and a minimum age under ten minutes', () => {
+    expect(problemsOf({ argv: ['--orphan-audit-interval', '30s'] })[0]).toMatch(
+      /^--orphan-audit-interval \(env RDS_CSI_ORPHAN_AUDIT_INTERVAL.*expected a duration of 0s or from 1m to 24h/,
+    );
+    expect(problemsOf({ env: { RDS_CSI_ORPHAN_MIN_AGE: '5m' } })[0]).toMatch(
+      /^--orphan-min-age \(env RDS_CSI_ORPHAN_MIN_AGE.*expected a duration from 10m to 720h/,
+    );
+    expect(problemsOf({ argv: ['--orphan-min-age', '0s'] })[0]).toMatch(/^--orphan-min-age /);
+    expect(problemsOf({ argv: ['--orphan-delete', 'maybe'] })[0]).toMatch(/^--orphan-delete /);
+  });
+
+  it('describes all three in --help, with their env names', () => {
+    const outcome = loadConfig(inputs({ argv: ['--help'] }));
+    if (outcome.kind !== 'exit') throw new Error('expected the help text');
+    const help = outcome.output.replace(/\s+/g, ' ');
+    for (const [flag, env] of [
+      ['--orphan-audit-interval', 'RDS_CSI_ORPHAN_AUDIT_INTERVAL'],
+      ['--orphan-min-age', 'RDS_CSI_ORPHAN_MIN_AGE'],
+      ['--orphan-delete', 'RDS_CSI_ORPHAN_DELETE'],
+    ]) {
+      expect(help).toContain(flag);
+      expect(help).toContain(`env: ${env}`);
+    }
+    expect(help).toMatch(/false \(the default\) only reports them/);
   });
 });
 

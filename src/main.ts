@@ -34,6 +34,7 @@ import {
   type DriverMetrics,
 } from './observability/metrics.js';
 import { createAttachments, type Attachments } from './attachment-wiring.js';
+import { createOrphanAudit, type OrphanAudit } from './orphan-wiring.js';
 import { loadKubeConfig } from './k8s/kube-config.js';
 import { statusCommand } from './status-command.js';
 import { createNodeSide } from './node-wiring.js';
@@ -68,6 +69,8 @@ export interface Driver {
   rdsStats(): ShellStats | undefined;
   /** Caches, PV writer, events and leader election (controller with a Kubernetes API only). */
   readonly kubernetes: KubernetesLayer | undefined;
+  /** The orphan audit (controller with a Kubernetes API, unless --orphan-audit-interval 0s). */
+  readonly orphans: OrphanAudit | undefined;
   /** Drains and stops everything; safe to call twice. */
   stop(): Promise<ShutdownResult>;
 }
@@ -197,7 +200,26 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       })
     : undefined;
   late.attachments = attachments;
-  leadingHook = (leading) => (leading ? attachments?.onLeading() : attachments?.onNotLeading());
+  const locks = new OperationLocks(clock);
+  const orphans =
+    backend !== undefined && kubernetes !== undefined
+      ? createOrphanAudit({
+          config,
+          clock,
+          log,
+          metrics,
+          storage: backend.rds,
+          locks,
+          kubeConfig: deps.kubeConfig,
+          leadership: kubernetes.leadership,
+          elected: kubernetes.elector !== undefined,
+        })
+      : undefined;
+  leadingHook = (leading) => {
+    if (leading) attachments?.onLeading();
+    else attachments?.onNotLeading();
+    orphans?.onLeadership(leading);
+  };
   await attachments?.start();
   const nodeSide = servesNode
     ? createNodeSide({
@@ -222,7 +244,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
             ...rpc,
             version,
             rds: backend.rds,
-            locks: new OperationLocks(clock),
+            locks,
             ...(kubernetes !== undefined ? { leadership: kubernetes.leadership } : {}),
             ...(attachments !== undefined
               ? {
@@ -272,6 +294,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       ...(attachments !== undefined
         ? { attachments: () => attachments.supervisor.describe() }
         : {}),
+      ...(orphans !== undefined ? { orphans: () => orphans.describe() } : {}),
       debugAccess: config.debugEndpoints,
       log: log.child({ component: 'http' }),
     });
@@ -281,6 +304,8 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
     throw error;
   }
   kubernetes?.start();
+  // After the attachments (seed-decisions 7): they rebuild first; the audit only reads until sure.
+  orphans?.start();
   return {
     address,
     httpAddress: http?.address,
@@ -288,11 +313,13 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
     metrics,
     rdsStats: () => backend?.shell.stats(),
     kubernetes,
+    orphans,
     stop: async () => {
       const result = await server.shutdown(config.shutdownTimeoutMs);
       await http?.close();
       await kubernetes?.stop();
       await attachments?.stop();
+      await orphans?.stop();
       inspector?.stop();
       await nodeSide?.stop();
       backend?.shell.close();

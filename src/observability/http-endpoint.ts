@@ -6,6 +6,8 @@
 //                            informers synced, leadership as registered), else 503 naming why
 //   GET /debug/attachments   each volume's attachment actor: state, nodes, deadlines (JSON);
 //                            loopback callers only unless --debug-endpoints public
+//   GET /debug/orphans       the orphan audit: each orphan disk and file, first seen, passes, and
+//                            whether and when it would be deleted (JSON); same access rule
 //
 // Answers come from cached state only: nothing here does I/O toward the RDS or the API server.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -26,6 +28,8 @@ export interface HttpEndpointOptions {
   readonly health: HealthSource;
   /** What /debug/attachments shows; undefined where there is no controller. */
   readonly attachments?: () => unknown;
+  /** What /debug/orphans shows; undefined where no orphan audit runs. */
+  readonly orphans?: () => unknown;
   readonly debugAccess: DebugAccess;
   readonly log: Logger;
 }
@@ -105,7 +109,8 @@ async function handle(
       );
       return;
     }
-    case '/debug/attachments': {
+    case '/debug/attachments':
+    case '/debug/orphans': {
       if (
         options.debugAccess === 'off' ||
         (options.debugAccess === 'loopback' && !isLoopback(request.socket.remoteAddress))
@@ -118,21 +123,19 @@ async function handle(
         );
         return;
       }
-      if (options.attachments === undefined) {
+      const report = path === '/debug/orphans' ? options.orphans : options.attachments;
+      if (report === undefined) {
         send(
           response,
           404,
           'text/plain',
-          'no attachments here: this process does not serve the controller\n',
+          path === '/debug/orphans'
+            ? 'no orphan audit here: it runs in the controller with Kubernetes, when --orphan-audit-interval is not 0\n'
+            : 'no attachments here: this process does not serve the controller\n',
         );
         return;
       }
-      send(
-        response,
-        200,
-        'application/json',
-        `${JSON.stringify(options.attachments(), null, 2)}\n`,
-      );
+      send(response, 200, 'application/json', `${JSON.stringify(report(), null, 2)}\n`);
       return;
     }
     default:
@@ -140,7 +143,7 @@ async function handle(
         response,
         404,
         'text/plain',
-        'not found: try /metrics, /healthz, /readyz, /debug/attachments\n',
+        'not found: try /metrics, /healthz, /readyz, /debug/attachments, /debug/orphans\n',
       );
   }
 }

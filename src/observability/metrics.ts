@@ -5,7 +5,13 @@
 // `result` one of four words; never a volume ID, slot or path.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-import type { AttachmentMetrics, EventMetrics, HealthReporter, ShellObserver } from '../ports.js';
+import type {
+  AttachmentMetrics,
+  EventMetrics,
+  HealthReporter,
+  OrphanMetrics,
+  ShellObserver,
+} from '../ports.js';
 
 /** Seconds: the Phase 7 buckets (seed-decisions 2), exactly. */
 export const ATTACHMENT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -44,6 +50,13 @@ export interface DriverMetrics {
     readonly migrationSeconds: Histogram;
     readonly activeMigrations: Gauge;
     readonly actors: Gauge<'state'>;
+  };
+  /** The controller's orphan audit (src/actors/orphan-auditor.ts). */
+  readonly orphan: {
+    readonly orphans: Gauge<'kind'>;
+    readonly decisions: Counter<'kind' | 'decision' | 'reason'>;
+    readonly passes: Counter<'result'>;
+    readonly passSeconds: Histogram;
   };
 }
 
@@ -144,6 +157,55 @@ function buildMetrics(): DriverMetrics {
       registers: [registry],
     }),
     attachment: attachmentMetrics(registry),
+    orphan: orphanMetrics(registry),
+  };
+}
+
+/** The orphan audit: what it finds now, each decision it makes, each pass (field-lessons #3). */
+function orphanMetrics(registry: Registry): DriverMetrics['orphan'] {
+  const registers = [registry];
+  return {
+    orphans: new Gauge({
+      name: 'rds_csi_orphan_audit_orphans',
+      help: 'RDS disks and files the last complete orphan audit pass found unreferenced, by kind',
+      labelNames: ['kind'],
+      registers,
+    }),
+    decisions: new Counter({
+      name: 'rds_csi_orphan_audit_decisions_total',
+      help: 'Orphan audit decisions (detected, deleted, skipped, cleared), by kind and reason',
+      labelNames: ['kind', 'decision', 'reason'],
+      registers,
+    }),
+    passes: new Counter({
+      name: 'rds_csi_orphan_audit_passes_total',
+      help: 'Orphan audit passes, by result (completed, or why one was skipped)',
+      labelNames: ['result'],
+      registers,
+    }),
+    passSeconds: new Histogram({
+      name: 'rds_csi_orphan_audit_pass_duration_seconds',
+      help: 'Duration of orphan audit passes',
+      buckets: RDS_COMMAND_BUCKETS,
+      registers,
+    }),
+  };
+}
+
+export function orphanMetricsPort(metrics: DriverMetrics): OrphanMetrics {
+  const m = metrics.orphan;
+  for (const kind of ['disk', 'file']) m.orphans.set({ kind }, 0);
+  for (const result of ['completed', 'kubernetes_unavailable', 'rds_unavailable'])
+    m.passes.inc({ result }, 0);
+  return {
+    current: (counts) => {
+      for (const kind of ['disk', 'file'] as const) m.orphans.set({ kind }, counts[kind]);
+    },
+    decision: (kind, decision, reason) => m.decisions.inc({ kind, decision, reason }),
+    pass: (result, seconds) => {
+      m.passes.inc({ result });
+      m.passSeconds.observe(seconds);
+    },
   };
 }
 
