@@ -35,8 +35,21 @@ KUBERNETES_STAGING_VERSION=v0.36.3
 # against the module's own VERSION file.
 PROMETHEUS_VERSION=v0.316.0
 
+# The kubernetes-csi sidecars for the end-to-end harness (issue 9): the tags whose client-go (0.36)
+# matches KUBERNETES_VERSION; their next tags move to client-go 0.37. The snapshotter's client
+# module is pinned beside it (its go.mod names an older client that lacks volumegroupsnapshot/v1,
+# and `go get` would otherwise take the newest, whose apimachinery does not build against the
+# pinned apiserver). The snapshot CRDs come from that client module's config/crd.
+# node-driver-registrar and livenessprobe are not built: the project's Go proxy refuses every
+# version of both (403). The harness does without them: it plays kubelet and creates the CSINode
+# from NodeGetInfo itself, and calls Probe directly (csi-conformance.md section 4).
+CSI_PROVISIONER_VERSION=v6.3.0
+CSI_ATTACHER_VERSION=v4.12.0
+CSI_RESIZER_VERSION=v2.2.0
+CSI_SNAPSHOTTER_VERSION=v8.6.0
+
 # Each tool: name, a recipe function, and the string its cache key is made from.
-TOOLS=(csi-sanity csi-spec etcd kube-apiserver kube-controller-manager promtool)
+TOOLS=(csi-sanity csi-spec etcd kube-apiserver kube-controller-manager promtool csi-provisioner csi-attacher csi-resizer csi-snapshotter snapshot-controller snapshot-crds)
 
 key_csi-sanity() { echo "csi-sanity $CSI_SANITY_VERSION go-install-v1"; }
 build_csi-sanity() {
@@ -121,6 +134,88 @@ build_promtool() {
 }
 check_promtool() { "$1/promtool" --version | grep -q "^promtool, version $(promtool_release) "; }
 
+# The sidecars with replace directives are built from a wrapper module that copies their versioned
+# replaces (local-path ones are left out; the extra `go get` arguments stand in for them). Each step
+# returns its failure: ensure_tool runs the recipe as an `if` condition, where set -e is off.
+csi_sidecar_wrapper() {
+  local module=$1 version=$2 json replaces=()
+  shift 2
+  go mod init "harness.local/wrap-${module##*/}" >/dev/null 2>&1 || return 1
+  json=$(go mod download -json "$module@$version") || { log "$(jq -r .Error <<<"$json")"; return 1; }
+  mapfile -t replaces < <(go mod edit -json "$(jq -r .GoMod <<<"$json")" | jq -r '.Replace[]? |
+    select(.New.Version) | "-replace=\(.Old.Path)\(if .Old.Version then "@"+.Old.Version else "" end)=\(.New.Path)@\(.New.Version)"')
+  if ((${#replaces[@]} > 0)); then go mod edit "${replaces[@]}" || return 1; fi
+  go get "$@"
+}
+# -X main.version is what --version prints (`<argv0> <version>`); -s -w only strip symbols.
+csi_sidecar_build() {
+  local out=$1 version=$2 package=$3
+  CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags "-s -w -X main.version=$version" -o "$out/" "$package"
+}
+check_csi_sidecar() { "$1/$2" --version | grep -q " $3\$"; }
+
+CSI_PROVISIONER_MODULE=github.com/kubernetes-csi/external-provisioner/v6
+key_csi-provisioner() { echo "csi-provisioner $CSI_PROVISIONER_VERSION wrapper-v1"; }
+build_csi-provisioner() {
+  local package=$CSI_PROVISIONER_MODULE/cmd/csi-provisioner
+  csi_sidecar_wrapper "$CSI_PROVISIONER_MODULE" "$CSI_PROVISIONER_VERSION" "$package@$CSI_PROVISIONER_VERSION" &&
+    csi_sidecar_build "$1" "$CSI_PROVISIONER_VERSION" "$package"
+}
+check_csi-provisioner() { check_csi_sidecar "$1" csi-provisioner "$CSI_PROVISIONER_VERSION"; }
+
+CSI_ATTACHER_MODULE=github.com/kubernetes-csi/external-attacher/v4
+key_csi-attacher() { echo "csi-attacher $CSI_ATTACHER_VERSION wrapper-v1"; }
+build_csi-attacher() {
+  local package=$CSI_ATTACHER_MODULE/cmd/csi-attacher
+  csi_sidecar_wrapper "$CSI_ATTACHER_MODULE" "$CSI_ATTACHER_VERSION" "$package@$CSI_ATTACHER_VERSION" &&
+    csi_sidecar_build "$1" "$CSI_ATTACHER_VERSION" "$package"
+}
+check_csi-attacher() { check_csi_sidecar "$1" csi-attacher "$CSI_ATTACHER_VERSION"; }
+
+# The resizer's go.mod has no replace directives: `go install` builds it with its own dependency
+# versions.
+key_csi-resizer() { echo "csi-resizer $CSI_RESIZER_VERSION go-install-v1"; }
+build_csi-resizer() {
+  GOBIN="$1" CGO_ENABLED=0 nice -n 10 go install -trimpath -ldflags "-s -w -X main.version=$CSI_RESIZER_VERSION" \
+    "github.com/kubernetes-csi/external-resizer/v2/cmd/csi-resizer@$CSI_RESIZER_VERSION"
+}
+check_csi-resizer() { check_csi_sidecar "$1" csi-resizer "$CSI_RESIZER_VERSION"; }
+
+# csi-snapshotter and snapshot-controller share one module; each gets its own wrapper (the second
+# build reuses the first's compile cache).
+CSI_SNAPSHOTTER_MODULE=github.com/kubernetes-csi/external-snapshotter/v8
+CSI_SNAPSHOTTER_CLIENT=github.com/kubernetes-csi/external-snapshotter/client/v8
+snapshotter_build() {
+  local out=$1 package=$CSI_SNAPSHOTTER_MODULE/cmd/$2
+  csi_sidecar_wrapper "$CSI_SNAPSHOTTER_MODULE" "$CSI_SNAPSHOTTER_VERSION" \
+    "$package@$CSI_SNAPSHOTTER_VERSION" "$CSI_SNAPSHOTTER_CLIENT@$CSI_SNAPSHOTTER_VERSION" &&
+    csi_sidecar_build "$out" "$CSI_SNAPSHOTTER_VERSION" "$package"
+}
+key_csi-snapshotter() { echo "csi-snapshotter $CSI_SNAPSHOTTER_VERSION client-v8 $CSI_SNAPSHOTTER_VERSION wrapper-v1"; }
+build_csi-snapshotter() { snapshotter_build "$1" csi-snapshotter; }
+check_csi-snapshotter() { check_csi_sidecar "$1" csi-snapshotter "$CSI_SNAPSHOTTER_VERSION"; }
+
+key_snapshot-controller() { echo "snapshot-controller $CSI_SNAPSHOTTER_VERSION client-v8 $CSI_SNAPSHOTTER_VERSION wrapper-v1"; }
+build_snapshot-controller() { snapshotter_build "$1" snapshot-controller; }
+check_snapshot-controller() { check_csi_sidecar "$1" snapshot-controller "$CSI_SNAPSHOTTER_VERSION"; }
+
+# The snapshot CRDs (VolumeSnapshot, -Content, -Class, and the group-snapshot ones) as a directory
+# of YAML files, cached like a binary so tests apply exactly the pinned snapshotter's schema.
+key_snapshot-crds() { echo "snapshot-crds client-v8 $CSI_SNAPSHOTTER_VERSION mod-download-v1"; }
+build_snapshot-crds() {
+  local out=$1 json dir
+  json=$(go mod download -json "$CSI_SNAPSHOTTER_CLIENT@$CSI_SNAPSHOTTER_VERSION") || { log "$(jq -r .Error <<<"$json")"; return 1; }
+  dir=$(jq -r .Dir <<<"$json")
+  mkdir -p "$out/snapshot-crds" && cp "$dir"/config/crd/*.storage.k8s.io_*.yaml "$out/snapshot-crds/" &&
+    chmod 0644 "$out"/snapshot-crds/*.yaml
+}
+check_snapshot-crds() {
+  local kind
+  for kind in volumesnapshots volumesnapshotcontents volumesnapshotclasses; do
+    grep -q "^  name: $kind.snapshot.storage.k8s.io\$" "$1/snapshot-crds/snapshot.storage.k8s.io_$kind.yaml" || return 1
+  done
+}
+
 # --- machinery --------------------------------------------------------------------------------
 log() { printf 'tools: %s\n' "$*" >&2; }
 
@@ -135,7 +230,8 @@ tool_dir() {
 ensure_tool() {
   local tool=$1 dir
   dir=$(tool_dir "$tool")
-  if [[ -x "$dir/bin/$tool" ]] && [[ -f "$dir/.complete" ]]; then
+  # -e, not -x: some tools are data (csi-spec is a 0644 file, snapshot-crds a directory).
+  if [[ -e "$dir/bin/$tool" ]] && [[ -f "$dir/.complete" ]]; then
     return 0
   fi
   command -v go >/dev/null || { log "Go is required to build $tool (test tool only); install Go >= 1.26"; exit 1; }
