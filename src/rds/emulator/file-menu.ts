@@ -19,7 +19,7 @@ import { humanSize } from './units.js';
 /** [inferred] /file has no flags; its index column is followed by three spaces (4.3). */
 export const FILE_LAYOUT: DetailLayout = { legend: '', indexWidth: 2, flagsWidth: 1 };
 
-interface FileEntry {
+export interface FileEntry {
   readonly name: string;
   readonly isDirectory: boolean;
   readonly size: number;
@@ -64,7 +64,8 @@ function fileType(entry: FileEntry): string {
   return extension === undefined ? 'file' : `.${extension} file`;
 }
 
-function item(entry: FileEntry, id: number): PrintItem {
+/** One /file entry as the device prints it (the parser fuzz test renders with this too). */
+export function fileItem(entry: FileEntry, id: number): PrintItem {
   const props: Prop[] = [
     { key: 'name', value: entry.name, raw: entry.name },
     { key: 'type', value: fileType(entry), raw: fileType(entry) },
@@ -81,7 +82,7 @@ function item(entry: FileEntry, id: number): PrintItem {
 
 export function fileItems(ctx: ExecContext): PrintItem[] {
   // Ids are positions in a sorted listing: stable while the tree does not change.
-  return listFiles(join(ctx.store.dataDir, FS_DIR)).map((entry, i) => item(entry, i + 1));
+  return listFiles(join(ctx.store.dataDir, FS_DIR)).map((entry, i) => fileItem(entry, i + 1));
 }
 
 async function remove(command: ParsedCommand, ctx: ExecContext): Promise<string> {

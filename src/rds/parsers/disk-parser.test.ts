@@ -26,16 +26,20 @@ describe('parseDiskPrintDetail', () => {
   });
 
   it('reads several indexed disks (4.2) without swallowing the next index', () => {
-    const disks = parseDiskPrintDetail(fixture('disk-print-detail-many.txt'));
+    const disks = parseDiskPrintDetail(
+      `Flags: X - disabled\r\n${fixture('disk-print-detail-many.txt')}\r\n`,
+    );
     expect(disks.map((d) => [d.slot, d.sizeBytes, d.filePath])).toEqual([
       ['pvc-test-1', 53_687_091_200, '/storage-pool/test1.img'],
       ['pvc-test-2', 107_374_182_400, '/storage-pool/test2.img'],
     ]);
   });
 
-  it('returns nothing for a legend alone (no match)', () => {
+  it('returns nothing for a legend alone (no match), but an empty answer is not "no match"', () => {
     expect(parseDiskPrintDetail('Flags: X - disabled\r\n')).toEqual([]);
-    expect(parseDiskPrintDetail('')).toEqual([]);
+    // The device prints the legend even when nothing matched (4.6 quirk 2): without it, the
+    // answer was lost, and reading it as "no such disk" would let DeleteVolume leak the disk.
+    expect(() => parseDiskPrintDetail('')).toThrow(/expected the Flags: legend first/);
   });
 
   it('rejoins a file-path split at the 80th column and keeps a comment', () => {
@@ -48,7 +52,7 @@ describe('parseDiskPrintDetail', () => {
       first,
       `${pad}type=file slot="pvc-ccdecfad-a8bf-572e-9120-464c4d99f12f" size=1 073 741 824`,
       `${pad}${token.slice(0, 74)}`,
-      `${pad}${token.slice(74)} file-size=1024.0MiB`,
+      `${pad}${token.slice(74)} file-size=1024.0MiB nvme-tcp-export=no`,
       '',
     ];
     expect(parseDiskPrintDetail(lines.join('\r\n'))).toEqual([
@@ -61,7 +65,8 @@ describe('parseDiskPrintDetail', () => {
   });
 
   it('refuses garbled, truncated or inconsistent output instead of guessing', () => {
-    const good = fixture('disk-print-detail-one.txt');
+    const good = `Flags: X - disabled\r\n${fixture('disk-print-detail-one.txt')}\r\n`;
+    expect(parseDiskPrintDetail(good)).toHaveLength(1);
     const cases = [
       good.replace('size=53 687 091 200', 'size=53 687 O91 200'), // letter O in the digits
       good.replace('size=53 687 091 200', 'size=53 687 091 201 0'), // regrouped digits
@@ -73,6 +78,41 @@ describe('parseDiskPrintDetail', () => {
     ];
     for (const text of cases)
       expect(() => parseDiskPrintDetail(text), text.slice(0, 60)).toThrow(RdsParseError);
+  });
+
+  it('refuses answers that were cut or corrupted (issue 11 fuzz findings)', () => {
+    const good = `Flags: X - disabled\r\n${fixture('disk-print-detail-many.txt')}\r\n`;
+    const cases: [string, RegExp][] = [
+      // Cut inside the last line: the path looked whole, the export flags were dropped.
+      [good.slice(0, good.indexOf('test2.img') + 5), /stops inside a line: it was cut off/],
+      // Cut after a whole line: a file disk without its export flag is not an unexported disk.
+      [
+        good.slice(0, good.lastIndexOf('               nvme-tcp-export')),
+        /missing nvme-tcp-export=/,
+      ],
+      // A lost or repeated item.
+      [good.replace(' 1  type=file', ' 2  type=file'), /item 2 where item 1 was due/],
+      // A garbled key swallowed by the value before it.
+      [good.replace(' file-size=100.0GiB', ' file-s#ze=100.0GiB'), /value of file-path runs into/],
+      // Terminal noise and a bare CR.
+      [good.replace('size=53', '\u001b[2Ksize=53'), /control character "\\u001b"/],
+      [good.replace('\r\n 1', '\r 1'), /control character "\\u000d"/],
+      [good.replace('nvme-tcp-server-port=4420', 'nvme-tcp-server-port=70 000'), /not a TCP port/],
+    ];
+    for (const [text, message] of cases) expect(() => parseDiskPrintDetail(text)).toThrow(message);
+    const pool =
+      'Flags: X\r\n 0 BM  type=partition slot="storage-pool" size=7 681 574 174 720\r\n      free=1 301 927 047 168 use=5% mount-point="storage-pool"\r\n\r\n';
+    expect(() => parsePoolPrintDetail(pool)).toThrow(/use="5%" does not agree/);
+    const files = `${fixture('file-print-detail.txt')}\r\n`;
+    expect(() => parseFilePrintDetail(files.replace('size=10.0GiB', 'size=10.0G#B'))).toThrow(
+      /size="10.0G#B" is not a size/,
+    );
+    expect(() => parseFilePrintDetail(files.replace(' size=1024.0MiB', ''))).toThrow(
+      /missing size=/,
+    );
+    expect(() =>
+      parseFilePrintDetail(files.replace('metal-csi/pvc-0f', 'metal-csi/pvc 0f')),
+    ).toThrow(/contains whitespace/);
   });
 
   it('names the line of the problem', () => {
