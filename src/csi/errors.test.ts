@@ -89,4 +89,11 @@ describe('error to gRPC status table', () => {
     const cause = new Error('ECONNRESET');
     expect(new errors.RdsUnavailableError('lost', { cause }).cause).toBe(cause);
   });
+
+  it('writes control characters and bidi overrides of quoted input as escapes, one line', () => {
+    const error = new errors.InvalidInputError('parameter volumePath="a\n/system reboot\u202e"');
+    expect(toGrpcStatus(error, 'r1').status.details).toBe(
+      'parameter volumePath="a\\u000a/system reboot\\u202e"',
+    );
+  });
 });

@@ -42,13 +42,32 @@ export interface MappedError {
   readonly unexpected: boolean;
 }
 
+/**
+ * Raw control characters, line and paragraph separators and bidi overrides in caller input that a
+ * message quotes: the message lands in events and `kubectl describe`, where they would break it
+ * into fake lines or spoof its text (STYLE.md rule 6). Written as `\uXXXX` instead.
+ */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function printable(message: string): string {
+  return message.replace(
+    UNPRINTABLE,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** Maps anything thrown by a handler to the status the caller receives. */
 export function toGrpcStatus(error: unknown, requestId: string): MappedError {
   const metadata = new Metadata();
   metadata.set('x-request-id', requestId);
   if (error instanceof DriverError) {
     return {
-      status: { code: STATUS_BY_ERROR_CODE[error.code], details: error.message, metadata },
+      status: {
+        code: STATUS_BY_ERROR_CODE[error.code],
+        details: printable(error.message),
+        metadata,
+      },
       unexpected: false,
     };
   }
