@@ -16,20 +16,14 @@
 // Every component runs as its own token user bound to exactly its deploy/kubernetes ClusterRole
 // (and a Role for its leader-election Lease), never system:masters, so a missing rule is a 403,
 // and forbidden() reports each 403 any of them logged. The stand-in and the test act as the admin.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { parseAllDocuments } from 'yaml';
 
 import { startCluster, type Cluster, type Identity } from '../helpers/cluster.js';
+import { launch, tailOf as tailLines, terminate, type Managed } from '../helpers/processes.js';
 import { csiClients } from '../helpers/csi-client.js';
 import {
   TEST_PASSWORD,
@@ -96,18 +90,6 @@ export interface Harness {
   stop(): Promise<void>;
 }
 
-interface Managed {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly logPath: string;
-  exited: boolean;
-}
-
-const running = new Set<Managed>();
-process.once('exit', () => {
-  for (const m of running) m.child.kill('SIGKILL');
-});
-
 function tool(name: string): string {
   const path = join(TOOLS, name);
   if (!existsSync(path)) {
@@ -118,36 +100,9 @@ function tool(name: string): string {
   return path;
 }
 
-function launch(name: string, command: string, args: string[], dir: string): Managed {
-  const logPath = join(dir, `${name}.log`);
-  const log = createWriteStream(logPath);
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  const managed: Managed = { name, child, logPath, exited: false };
-  running.add(managed);
-  child.once('exit', () => {
-    managed.exited = true;
-    running.delete(managed);
-  });
-  return managed;
-}
-
-async function terminate(m: Managed): Promise<void> {
-  if (m.exited) return;
-  const gone = new Promise<void>((resolve) => m.child.once('exit', () => resolve()));
-  m.child.kill('SIGTERM');
-  const timer = setTimeout(() => m.child.kill('SIGKILL'), 10_000);
-  await gone;
-  clearTimeout(timer);
-}
-
+/** A component's last log lines, for error messages (20 by default). */
 function tailOf(path: string, lines = 20): string {
-  try {
-    return readFileSync(path, 'utf8').trim().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
+  return tailLines(path, lines);
 }
 
 interface RbacDocument {
@@ -283,7 +238,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     if (stopped) return;
     stopped = true;
     for (const s of standins) await s.stop();
-    for (const m of [...processes].reverse()) await terminate(m);
+    for (const m of [...processes].reverse()) await terminate(m, 10_000);
     api?.close();
     await cluster?.stop();
     // A failed test may leave volumes mounted: never remove a directory with a mount under it.

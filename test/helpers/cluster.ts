@@ -6,17 +6,8 @@
 // so a bug in src/k8s cannot make its own test fixture look healthy. Identities: the token file
 // cannot change after start, so it holds spare users (`test-user-N`, no groups) that
 // createIdentity() binds to a ClusterRole, the way a deployment grants the driver its role.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import {
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -25,6 +16,8 @@ import { join } from 'node:path';
 
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
+
+import { launch, tailOf, terminate, type Managed } from './processes.js';
 
 const TOOLS = new URL('../../.tools/bin/', import.meta.url).pathname;
 const SPARE_IDENTITIES = 20;
@@ -125,48 +118,8 @@ function call(
   });
 }
 
-interface Managed {
-  readonly name: string;
-  readonly child: ChildProcess;
-  readonly logPath: string;
-  exited: boolean;
-}
-
-const running = new Set<Managed>();
-process.once('exit', () => {
-  for (const m of running) m.child.kill('SIGKILL');
-});
-
-function launch(name: string, binary: string, args: string[], dir: string): Managed {
-  const logPath = join(dir, `${name}.log`);
-  const log = createWriteStream(logPath);
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
-  const managed: Managed = { name, child, logPath, exited: false };
-  running.add(managed);
-  child.once('exit', () => {
-    managed.exited = true;
-    running.delete(managed);
-  });
-  return managed;
-}
-
-async function terminate(m: Managed): Promise<void> {
-  if (m.exited) return;
-  const gone = new Promise<void>((resolve) => m.child.once('exit', () => resolve()));
-  m.child.kill('SIGTERM');
-  const timer = setTimeout(() => m.child.kill('SIGKILL'), 5_000);
-  await gone;
-  clearTimeout(timer);
-}
-
 function tail(m: Managed, lines = 15): string {
-  try {
-    return readFileSync(m.logPath, 'utf8').trim().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
+  return tailOf(m.logPath, lines);
 }
 
 async function waitReady(m: Managed, what: string, probe: () => Promise<boolean>): Promise<void> {
