@@ -1,13 +1,10 @@
 // invariants.ts: what must hold after a chaos run has converged, read from the device (the
 // emulator's own state and files) and from the API server, never from the driver's memory.
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-
 import type { CoreV1Api, StorageV1Api, V1PersistentVolume } from '@kubernetes/client-node';
 
 import { ATTACHMENT_ANNOTATION } from '../../src/k8s/pv-attachment-store.js';
 import type { Emulator } from '../../src/rds/emulator/emulator.js';
-import { FS_DIR } from '../../src/rds/emulator/state-store.js';
+import { emulatorFiles } from '../helpers/emulator-fixture.js';
 import { DRIVER, type Ledger, type Mode, type VolumePlan } from './workload.js';
 
 /** The nodes a PV's attachment record holds (our annotation); [] when detached or absent. */
@@ -88,7 +85,7 @@ export async function checkConverged(options: {
 
   // Every file belongs to a disk: no image left behind by an interrupted create or delete.
   const diskFiles = new Set(state.disks.map((d) => d.filePath));
-  for (const file of deviceFiles(emulator)) {
+  for (const file of emulatorFiles({ emulator })) {
     if (file.endsWith('.img') && !diskFiles.has(file))
       out.push(`leaked file ${file} (no disk uses it)`);
   }
@@ -122,20 +119,5 @@ export async function checkConverged(options: {
     if (recorded.length > limitOf(plan.mode))
       out.push(`${plan.volumeId} (${plan.mode}) recorded on ${recorded.join(', ')}`);
   }
-  return out;
-}
-
-/** Every regular file in the emulator's pools, as device paths (`/storage-pool/...`). */
-function deviceFiles(emulator: Emulator): string[] {
-  const root = join(emulator.dataDir, FS_DIR);
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else out.push(`/${relative(root, path)}`);
-    }
-  };
-  walk(root);
   return out;
 }

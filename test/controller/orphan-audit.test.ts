@@ -17,12 +17,8 @@ import { FS_DIR } from '../../src/rds/emulator/state-store.js';
 import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
 import { GIB, createRequest, emulatorFiles } from '../helpers/controller-requests.js';
 import { csiClients, grpcError, type CsiClients } from '../helpers/csi-client.js';
-import { testConfig } from '../helpers/driver-fixture.js';
-import {
-  TEST_PASSWORD,
-  emulatorFixture,
-  type EmulatorFixture,
-} from '../helpers/emulator-fixture.js';
+import { emulatorRdsSettings, testConfig } from '../helpers/driver-fixture.js';
+import { emulatorFixture, type EmulatorFixture } from '../helpers/emulator-fixture.js';
 import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -79,14 +75,7 @@ async function startController(argv: string[]): Promise<Controller> {
     log: log.logger,
     clock,
     version: packageVersion(),
-    rds: {
-      host: '127.0.0.1',
-      port: rds.emulator.port,
-      username: 'admin',
-      password: TEST_PASSWORD,
-      hostKey: { fingerprints: [rds.emulator.hostKeyFingerprint], insecure: false },
-      nvmeAddress: '127.0.0.1',
-    },
+    rds: emulatorRdsSettings(rds.emulator),
     kubeConfig: kube,
   });
   const clients = csiClients(driver.address);

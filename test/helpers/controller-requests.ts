@@ -1,16 +1,14 @@
 // controller-requests.ts: CSI Controller requests as the external-provisioner sends them, and a
 // check that the emulator's disks and files are exactly what the driver reports (no leak, no
 // duplicate), for the controller and fault tests.
-import { readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-
 import { expect } from 'vitest';
 
 import type { CreateVolumeRequest } from '../../src/csi/generated/csi/v1/CreateVolumeRequest.js';
 import type { VolumeCapability } from '../../src/csi/generated/csi/v1/VolumeCapability.js';
-import { FS_DIR } from '../../src/rds/emulator/state-store.js';
 import type { CsiClients } from './csi-client.js';
-import type { EmulatorFixture } from './emulator-fixture.js';
+import { emulatorFiles, type EmulatorFixture } from './emulator-fixture.js';
+
+export { emulatorFiles };
 
 export const GIB = 1024 ** 3;
 export const MIB = 1024 ** 2;
@@ -36,21 +34,6 @@ export function createRequest(
     parameters: {},
     ...extra,
   };
-}
-
-/** Every regular file under the emulator's pool directories, as device paths (`/storage-pool/...`). */
-export function emulatorFiles(rds: EmulatorFixture): string[] {
-  const root = join(rds.emulator.dataDir, FS_DIR);
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else out.push(`/${relative(root, path)}`);
-    }
-  };
-  walk(root);
-  return out.sort();
 }
 
 /**

@@ -6,7 +6,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 import { loadConfig, type Config } from '../../src/config.js';
 import { packageVersion, startDriver, systemClock, type Driver } from '../../src/main.js';
-import type { EmulatorOptions } from '../../src/rds/emulator/emulator.js';
+import type { Emulator, EmulatorOptions } from '../../src/rds/emulator/emulator.js';
 import type { RdsSettings } from '../../src/rds-settings.js';
 import { csiClients, type CsiClients } from './csi-client.js';
 import { TEST_PASSWORD, emulatorFixture, type EmulatorFixture } from './emulator-fixture.js';
@@ -52,6 +52,18 @@ export function testConfig(
   return outcome.config;
 }
 
+/** How the driver reaches an in-process emulator: password login, its pinned host key. */
+export function emulatorRdsSettings(emulator: Emulator): RdsSettings {
+  return {
+    host: '127.0.0.1',
+    port: emulator.port,
+    username: 'admin',
+    password: TEST_PASSWORD,
+    hostKey: { fingerprints: [emulator.hostKeyFingerprint], insecure: false },
+    nvmeAddress: '127.0.0.1',
+  };
+}
+
 export async function driverFixture(
   argv: readonly string[] = [],
   emulator: Partial<EmulatorOptions> = {},
@@ -75,15 +87,7 @@ export async function driverFixture(
     log: log.logger,
     clock: systemClock,
     version: packageVersion(),
-    rds: {
-      host: '127.0.0.1',
-      port: rds.emulator.port,
-      username: 'admin',
-      password: TEST_PASSWORD,
-      hostKey: { fingerprints: [rds.emulator.hostKeyFingerprint], insecure: false },
-      nvmeAddress: '127.0.0.1',
-      ...rdsOverrides,
-    },
+    rds: { ...emulatorRdsSettings(rds.emulator), ...rdsOverrides },
     ...(kubeConfig !== undefined ? { kubeConfig } : {}),
   });
   const clients = csiClients(driver.address);
