@@ -38,7 +38,8 @@ export const CONNECTION_DEFAULTS = { ctrlLossTmo: -1, reconnectDelay: 5, keepAli
 /** Seed-notes migration window: default 300 s, clamped to 30..3600 s (issue 13). */
 export const MIGRATION_TIMEOUT = { default: 300, min: 30, max: 3600 } as const;
 
-const KNOWN = [
+/** Every StorageClass parameter this driver reads (the fuzz tests push hostile values through each). */
+export const KNOWN_PARAMETERS = [
   'volumePath',
   'nvmeAddress',
   'nvmePort',
@@ -78,9 +79,12 @@ export function parseVolumeParameters(
   defaults: ParameterDefaults,
 ): VolumeParameters {
   for (const key of Object.keys(parameters)) {
-    if (!key.startsWith(PROVISIONER_PREFIX) && !(KNOWN as readonly string[]).includes(key)) {
+    if (
+      !key.startsWith(PROVISIONER_PREFIX) &&
+      !(KNOWN_PARAMETERS as readonly string[]).includes(key)
+    ) {
       throw new InvalidInputError(
-        `unknown StorageClass parameter "${key.slice(0, 60)}"; known: ${KNOWN.join(', ')}`,
+        `unknown StorageClass parameter "${key.slice(0, 60)}"; known: ${KNOWN_PARAMETERS.join(', ')}`,
         {
           field: `parameters.${key.slice(0, 60)}`,
         },

@@ -16,6 +16,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { VolumeCapability } from '../../src/csi/generated/csi/v1/VolumeCapability.js';
+import { KNOWN_PARAMETERS } from '../../src/csi/volume-parameters.js';
 import { lexCommandLine } from '../../src/rds/emulator/lexer.js';
 import { parseCommand, type Expr, type Value } from '../../src/rds/emulator/parser.js';
 import {
@@ -195,18 +196,6 @@ const capability = (fsType: string, flags: string[] = []): VolumeCapability => (
   accessMode: { mode: 'SINGLE_NODE_WRITER' },
   mount: { fsType, mountFlags: flags },
 });
-
-const KNOWN_PARAMETERS = [
-  'volumePath',
-  'nvmeAddress',
-  'nvmePort',
-  'fsType',
-  'ctrlLossTmo',
-  'reconnectDelay',
-  'keepAliveTmo',
-  'migrationTimeoutSeconds',
-  'mkfsOptions',
-];
 
 describe('hostile values through every user-controlled field', () => {
   it('Controller: volumes', async () => {
