@@ -52,6 +52,10 @@ export async function checkConverged(options: {
   const out: string[] = [];
   const ours = new Set(plans.map((p) => p.volumeId));
   const state = emulator.state();
+  // An emulator that could not run a command (a bug of its own) answered a failure the driver
+  // might have handled correctly: the run still fails, so the emulator bug is seen.
+  for (const e of emulator.commands.internalErrors())
+    out.push(`emulator internal error running ${e.line}: ${e.message}`);
   const disks = state.disks.filter((d) => d.slot.startsWith('pvc-'));
   const bySlot = new Map<string, number>();
   for (const disk of disks) bySlot.set(disk.slot, (bySlot.get(disk.slot) ?? 0) + 1);

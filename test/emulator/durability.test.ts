@@ -2,12 +2,21 @@
 // table follows the disks; everything acknowledged survives a restart and a kill -9.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { openSync, readFileSync, statSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { EXPORTS_FILE } from '../../src/rds/emulator/state-store.js';
+import { EXPORTS_FILE, STATE_FILE } from '../../src/rds/emulator/state-store.js';
 import {
   TEST_PASSWORD,
   emulatorFixture,
@@ -106,6 +115,29 @@ describe('disk files', () => {
     await f.stop();
     f = undefined;
     dir.remove();
+  });
+});
+
+describe('a command the emulator itself cannot run', () => {
+  it('answers a failure on that channel, records it and keeps serving', async () => {
+    f = await emulatorFixture();
+    // The state file's temp name taken by a directory: persisting throws EISDIR, an error of the
+    // emulator's own disk, not a device answer. It used to be an unhandled rejection (process exit).
+    const blocker = join(f.dir.path, `${STATE_FILE}.tmp-${String(process.pid)}`);
+    mkdirSync(blocker);
+    const failed = await f.ssh.exec(ADD('pvc-eisdir'));
+    expect(failed.code).toBe(f.emulator.faults.errorExitStatus); // as for any device failure
+    expect(failed.stdout).toBe('failure: emulator internal error\r\n');
+    const errors = f.emulator.commands.internalErrors();
+    expect(errors.map((e) => e.line)).toEqual([ADD('pvc-eisdir')]);
+    expect(errors[0]?.message).toMatch(/EISDIR/);
+    expect(f.emulator.commands.list().at(-1)?.outcome).toMatch(
+      /^emulator internal error: .*EISDIR/,
+    );
+    rmdirSync(blocker);
+    // Same connection, next command: the emulator is still there.
+    expect((await f.ssh.exec('/system identity print')).stdout).toBe('  name: RDS\r\n');
+    expect((await f.ssh.exec(ADD('pvc-after'))).code).toBe(0);
   });
 });
 

@@ -3,6 +3,7 @@
 //
 //   GET  /state               disks, exports, pool size and free bytes
 //   GET  /commands            every command line received (verbatim)
+//   GET  /internal-errors     commands the emulator itself failed to run (its own bugs, or its disk)
 //   GET  /faults              faults still armed
 //   POST /faults              {"kind":"fail","message":"not enough space","count":1,"match":{"commandClass":"mutate"}}
 //                             kinds: fail, drop-before, drop-after, hang, truncate, garble
@@ -75,6 +76,8 @@ async function route(emulator: Emulator, request: IncomingMessage): Promise<unkn
       return { ...emulator.state(), exports: emulator.exports(), freeBytes: emulator.freeBytes() };
     case 'GET /commands':
       return emulator.commands.list();
+    case 'GET /internal-errors':
+      return emulator.commands.internalErrors();
     case 'GET /faults':
       return emulator.faults.pending();
     case 'POST /faults':

@@ -14,10 +14,17 @@ export interface CommandRecord {
   doneAt?: number;
 }
 
+export interface InternalError {
+  readonly at: number;
+  readonly line: string;
+  readonly message: string;
+}
+
 const MAX_RECORDS = 10_000;
 
 export class CommandLog {
   private readonly records: CommandRecord[] = [];
+  private readonly errors: InternalError[] = [];
 
   constructor(private readonly now: () => number) {}
 
@@ -37,11 +44,27 @@ export class CommandLog {
     record.doneAt = this.now();
   }
 
+  /** A command the emulator could not execute for a reason of its own (not a device error). */
+  internalError(line: string, message: string): void {
+    const record = this.records.findLast((r) => r.line === line && r.outcome === 'running');
+    if (record !== undefined) record.outcome = `emulator internal error: ${message}`;
+    this.errors.push({ at: this.now(), line, message });
+    if (this.errors.length > MAX_RECORDS) this.errors.shift();
+    process.stderr.write(
+      `rds emulator: internal error running ${JSON.stringify(line)}: ${message}\n`,
+    );
+  }
+
+  internalErrors(): readonly InternalError[] {
+    return this.errors;
+  }
+
   list(): readonly CommandRecord[] {
     return this.records;
   }
 
   clear(): void {
     this.records.length = 0;
+    this.errors.length = 0;
   }
 }

@@ -126,7 +126,10 @@ export class RouterSshServer {
           stream.end();
         });
         session.once('exec', (acceptExec, _reject, info) => {
-          void this.onExec(acceptExec(), info.command, user, socket);
+          const stream = acceptExec();
+          this.onExec(stream, info.command, user, socket).catch((error: unknown) =>
+            this.onInternalError(stream, info.command, error),
+          );
         });
       });
     });
@@ -196,6 +199,25 @@ export class RouterSshServer {
     if (fault?.kind === 'truncate') output = output.slice(0, Math.floor(output.length / 2));
     if (fault?.kind === 'garble') output = garble(output);
     this.answer(stream, output, result.failed ? faults.errorExitStatus : 0);
+  }
+
+  /**
+   * A command that threw something other than a device error (an emulator bug, or its data
+   * directory failing) answers a failure on its own channel and is recorded; the emulator and
+   * every other session keep running. Tests read `commands.internalErrors()` to catch such bugs.
+   */
+  private onInternalError(stream: ServerChannel, line: string, error: unknown): void {
+    const message = error instanceof Error ? error.message : String(error);
+    this.options.commands.internalError(line, message);
+    try {
+      this.answer(
+        stream,
+        `failure: emulator internal error\r\n`,
+        this.options.faults.errorExitStatus,
+      );
+    } catch {
+      // The channel is already gone (the client dropped): nothing left to answer.
+    }
   }
 
   private answer(stream: ServerChannel, output: string, exitCode: number): void {
