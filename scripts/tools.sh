@@ -48,8 +48,12 @@ CSI_ATTACHER_VERSION=v4.12.0
 CSI_RESIZER_VERSION=v2.2.0
 CSI_SNAPSHOTTER_VERSION=v8.6.0
 
+# helm renders deploy/helm/rds-csi-ts (issue 9): `helm template` and `helm lint` only, never
+# installs. v4 is the current major; its go.mod has no replace directives, so `go install` builds it.
+HELM_VERSION=v4.3.2
+
 # Each tool: name, a recipe function, and the string its cache key is made from.
-TOOLS=(csi-sanity csi-spec etcd kube-apiserver kube-controller-manager promtool csi-provisioner csi-attacher csi-resizer csi-snapshotter snapshot-controller snapshot-crds)
+TOOLS=(csi-sanity csi-spec etcd kube-apiserver kube-controller-manager promtool csi-provisioner csi-attacher csi-resizer csi-snapshotter snapshot-controller snapshot-crds helm)
 
 key_csi-sanity() { echo "csi-sanity $CSI_SANITY_VERSION go-install-v1"; }
 build_csi-sanity() {
@@ -215,6 +219,15 @@ check_snapshot-crds() {
     grep -q "^  name: $kind.snapshot.storage.k8s.io\$" "$1/snapshot-crds/snapshot.storage.k8s.io_$kind.yaml" || return 1
   done
 }
+
+# -X internal/version.version is what `helm version --short` prints (it defaults to the minor only).
+key_helm() { echo "helm $HELM_VERSION go-install-v1"; }
+build_helm() {
+  GOBIN="$1" CGO_ENABLED=0 nice -n 10 go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+}
+check_helm() { "$1/helm" version --short | grep -q "^$HELM_VERSION"; }
 
 # --- machinery --------------------------------------------------------------------------------
 log() { printf 'tools: %s\n' "$*" >&2; }
