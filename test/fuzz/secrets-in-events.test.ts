@@ -1,0 +1,194 @@
+// secrets-in-events.test.ts: no secret reaches a Kubernetes event (issue 11). The driver runs with
+// the controller's ClusterRole against a real API server; every request carries CSI secrets whose
+// keys and values are a marker, the SSH login is a password; then each event-producing path is
+// made to fire (an RWO conflict, a failed stage, a migration) and every event in the cluster, and
+// the driver's log, is scanned for the marker and the password.
+import { status } from '@grpc/grpc-js';
+import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
+import { createRequest } from '../helpers/controller-requests.js';
+import { grpcError } from '../helpers/csi-client.js';
+import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
+import { TEST_PASSWORD } from '../helpers/emulator-fixture.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const DRIVER = 'rds.csi.srvlab.io';
+const SECRET = 'evt-secret-91c4aa';
+const secrets = { token: SECRET, [`${SECRET}-key`]: `${SECRET}-value`, password: SECRET };
+
+let cluster: Cluster;
+let driverKube: KubeConfig;
+let admin: CoreV1Api;
+
+beforeAll(async () => {
+  cluster = await startCluster({ controllerManager: false });
+  ({ kube: driverKube, admin } = await roleIdentity(
+    cluster,
+    new URL('../../deploy/kubernetes/controller-rbac.yaml', import.meta.url),
+    'rds-csi-controller',
+  ));
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+/** Retries while the attachment state loads (UNAVAILABLE right after start). */
+async function settled<T>(call: () => Promise<T>): Promise<T> {
+  return waitFor(
+    async () => {
+      try {
+        return await call();
+      } catch (error) {
+        if ((error as { code?: number }).code === status.UNAVAILABLE) return undefined;
+        throw error;
+      }
+    },
+    { timeoutMs: 15_000, intervalMs: 100, what: 'the driver to accept requests' },
+  );
+}
+
+describe('Kubernetes events', () => {
+  let fixture: DriverFixture | undefined;
+  afterAll(async () => {
+    await fixture?.stop();
+  });
+
+  it('carry no CSI secret and no SSH credential, on every path that posts one', async () => {
+    await cluster.createObject('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'vault' },
+    });
+    for (const name of ['worker-a', 'worker-b', 'worker-c'])
+      await cluster.createObject('/api/v1/nodes', {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name },
+      });
+    fixture = await driverFixture(
+      [
+        '--mode',
+        'all',
+        '--leader-elect',
+        'false',
+        '--node-id',
+        'worker-a',
+        '--node-transport',
+        'loop',
+      ],
+      {},
+      {},
+      driverKube,
+    );
+    const { controller, node } = fixture.clients;
+
+    const claims: Record<string, string> = {};
+    const volume = async (name: string, mode: 'ReadWriteOnce' | 'ReadWriteMany') => {
+      await cluster.createObject('/api/v1/namespaces/vault/persistentvolumeclaims', {
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: { name, namespace: 'vault' },
+        spec: { accessModes: [mode], resources: { requests: { storage: '1Gi' } } },
+      });
+      const pvc = (await cluster.getObject(
+        `/api/v1/namespaces/vault/persistentvolumeclaims/${name}`,
+      )) as { metadata: { uid: string } };
+      const created = await controller.CreateVolume(
+        createRequest(name, undefined, {
+          secrets,
+          volumeCapabilities: [
+            {
+              accessMode: {
+                mode: mode === 'ReadWriteOnce' ? 'SINGLE_NODE_WRITER' : 'MULTI_NODE_MULTI_WRITER',
+              },
+              block: {},
+            },
+          ],
+        }),
+      );
+      const volumeId = created.volume?.volumeId ?? '';
+      await cluster.createObject('/api/v1/persistentvolumes', {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: volumeId },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: [mode],
+          persistentVolumeReclaimPolicy: 'Retain',
+          volumeMode: 'Block',
+          csi: { driver: DRIVER, volumeHandle: volumeId },
+          claimRef: { namespace: 'vault', name, uid: pvc.metadata.uid },
+        },
+      });
+      claims[volumeId] = name;
+      await waitFor(() => fixture?.driver.kubernetes?.caches.volumes.get(volumeId), {
+        what: `the PV of ${name} in the cache`,
+      });
+      return volumeId;
+    };
+    const publish = (volumeId: string, nodeId: string, multi = false) =>
+      controller.ControllerPublishVolume({
+        volumeId,
+        nodeId,
+        secrets,
+        volumeContext: {},
+        volumeCapability: {
+          accessMode: { mode: multi ? 'MULTI_NODE_MULTI_WRITER' : 'SINGLE_NODE_WRITER' },
+          block: {},
+        },
+      });
+
+    // RWO attached on worker-a, refused on worker-b: AttachmentConflict.
+    const rwo = await volume('rwo', 'ReadWriteOnce');
+    await settled(() => publish(rwo, 'worker-a'));
+    expect((await grpcError(publish(rwo, 'worker-b'))).code).toBe(status.FAILED_PRECONDITION);
+
+    // RWX on two nodes and back to one: MigrationStarted and MigrationCompleted.
+    const rwx = await volume('rwx', 'ReadWriteMany');
+    await settled(() => publish(rwx, 'worker-a', true));
+    await publish(rwx, 'worker-b', true);
+    await controller.ControllerUnpublishVolume({ volumeId: rwx, nodeId: 'worker-a', secrets });
+
+    // A stage that fails after connecting (a mount flag mount(8) refuses): MountFailure.
+    const staging = `${fixture.config.kubeletDir}/plugins/kubernetes.io/csi/${DRIVER}/${rwo}/globalmount`;
+    const stage = await grpcError(
+      node.NodeStageVolume({
+        volumeId: rwo,
+        publishContext: (await settled(() => publish(rwo, 'worker-a'))).publishContext,
+        stagingTargetPath: staging,
+        secrets,
+        volumeCapability: {
+          accessMode: { mode: 'SINGLE_NODE_WRITER' },
+          mount: { fsType: 'ext4', mountFlags: ['no-such-mount-option'] },
+        },
+        volumeContext: {},
+      }),
+    );
+    expect(stage.details).not.toContain(SECRET);
+
+    const wanted = ['AttachmentConflict', 'MigrationStarted', 'MigrationCompleted', 'MountFailure'];
+    const events = await waitFor(
+      async () => {
+        const list = await admin.listNamespacedEvent({ namespace: 'vault' });
+        const reasons = new Set(list.items.map((e) => e.reason));
+        return wanted.every((r) => reasons.has(r)) ? list.items : undefined;
+      },
+      { timeoutMs: 20_000, what: `events ${wanted.join(', ')} on the PVCs` },
+    );
+    // The events are about the volumes (so the scan reads real messages, not empty ones).
+    for (const event of events) {
+      expect(Object.values(claims)).toContain(event.involvedObject.name);
+      expect(event.message ?? '').not.toBe('');
+    }
+
+    const everything = JSON.stringify((await admin.listEventForAllNamespaces()).items);
+    expect(everything).not.toContain(SECRET);
+    expect(everything).not.toContain(TEST_PASSWORD);
+    const log = fixture.log.text();
+    expect(log).not.toContain(SECRET);
+    expect(log).not.toContain(TEST_PASSWORD);
+  }, 120_000);
+});
