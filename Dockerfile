@@ -53,11 +53,12 @@ COPY --from=build /src/dist/ dist/
 
 # Non-root by default, as the controller needs no privilege: it speaks SSH to the RDS, HTTPS to
 # the API server and gRPC on a socket in an emptyDir. Numeric, so `runAsNonRoot: true` can check
-# it (1000 is the `node` user of the base image). The node plugin must run as root AND privileged
-# (nvme connect, mkfs, mount and bind mounts into the kubelet directory with Bidirectional
-# propagation), so its DaemonSet sets `securityContext: {privileged: true, runAsUser: 0}`:
-# `privileged` alone is not enough, since a non-root process gets no effective capabilities.
-USER 1000:1000
+# it; 65532 is the uid the chart's controller pods run as (deploy/helm/rds-csi-ts). The node
+# plugin must run as root AND privileged (nvme connect, mkfs, mount, mknod, bind mounts into the
+# kubelet directory with Bidirectional propagation), so its container sets
+# `securityContext: {privileged: true, runAsUser: 0}`: `privileged` alone is not enough, since a
+# non-root process loses every capability when it execs, and mount then fails with EPERM.
+USER 65532:65532
 
 # /metrics, /healthz, /readyz (--metrics-address, default :9809).
 EXPOSE 9809
