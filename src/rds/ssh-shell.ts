@@ -337,16 +337,18 @@ export class SshShell {
           reject(notOpened(error));
           return;
         }
-        let stdout = '';
-        let stderr = '';
+        // Bytes until the channel closes, decoded once: a multi-byte character split across
+        // two SSH packets would otherwise decode as two U+FFFD.
+        const stdout: Buffer[] = [];
+        const stderr: Buffer[] = [];
         let exitCode: number | undefined;
         const onAbort = (): void => {
           channel.close();
           reject(abortReason(signal));
         };
         signal.addEventListener('abort', onAbort, { once: true });
-        channel.on('data', (data: Buffer) => (stdout += data.toString('utf8')));
-        channel.stderr.on('data', (data: Buffer) => (stderr += data.toString('utf8')));
+        channel.on('data', (data: Buffer) => stdout.push(data));
+        channel.stderr.on('data', (data: Buffer) => stderr.push(data));
         channel.on('exit', (code: number | null) => (exitCode = code ?? undefined));
         channel.on('close', () => {
           signal.removeEventListener('abort', onAbort);
@@ -360,7 +362,11 @@ export class SshShell {
             );
             return;
           }
-          resolve({ stdout, stderr, exitCode });
+          resolve({
+            stdout: Buffer.concat(stdout).toString('utf8'),
+            stderr: Buffer.concat(stderr).toString('utf8'),
+            exitCode,
+          });
         });
       };
       try {

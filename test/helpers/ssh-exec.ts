@@ -38,13 +38,20 @@ export function connectSsh(target: SshTarget): Promise<SshSession> {
           new Promise<ExecResult>((res, rej) => {
             client.exec(command, (error, channel) => {
               if (error) return rej(error);
-              let stdout = '';
-              let stderr = '';
+              // Decoded once at the end: packets may split a multi-byte character.
+              const stdout: Buffer[] = [];
+              const stderr: Buffer[] = [];
               let code: number | undefined;
-              channel.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-              channel.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
+              channel.on('data', (d: Buffer) => stdout.push(d));
+              channel.stderr.on('data', (d: Buffer) => stderr.push(d));
               channel.on('exit', (c: number | null) => (code = c ?? undefined));
-              channel.on('close', () => res({ stdout, stderr, code }));
+              channel.on('close', () =>
+                res({
+                  stdout: Buffer.concat(stdout).toString('utf8'),
+                  stderr: Buffer.concat(stderr).toString('utf8'),
+                  code,
+                }),
+              );
             });
           }),
       });

@@ -95,6 +95,21 @@ describe('SshShell', () => {
     expect(peak).toBeLessThanOrEqual(4);
   });
 
+  it('keeps multi-byte characters whole when SSH packets split them', async () => {
+    const { rds, shell } = await rig();
+    // 8 x 3,000 three-byte characters: the output spans several SSH packets, and a packet
+    // boundary falls inside a character (seen: U+FFFD in the comments before the fix).
+    const comment = '€'.repeat(3_000);
+    for (let i = 0; i < 8; i++)
+      await rds.ssh.exec(
+        `/disk add type=file file-path=/storage-pool/u${String(i)}.img file-size=1M slot=u${String(i)} comment="${comment}"`,
+      );
+    const { stdout } = await shell.run('/disk print detail');
+    expect(Buffer.byteLength(stdout)).toBeGreaterThan(64 * 1024);
+    expect(stdout).not.toContain('\uFFFD');
+    expect(stdout.split(comment)).toHaveLength(9);
+  });
+
   it('abandons a hung command at its timeout, closes the channel and keeps the connection', async () => {
     const { shell, rds } = await rig({ commandTimeoutMs: 300 });
     rds.emulator.faults.arm({ kind: 'hang' });
