@@ -5,9 +5,9 @@
 // is preceded by an audit line in the log.
 import { open } from 'node:fs/promises';
 
-import { UnsafeOperationError } from '../errors.js';
+import { FailedPreconditionError, UnsafeOperationError } from '../errors.js';
 import type { CallOptions, Filesystem, Logger } from '../ports.js';
-import { firstLine, type CommandRunner } from './exec.js';
+import { firstLine, type CommandResult, type CommandRunner } from './exec.js';
 
 export type DeviceContents =
   | { readonly kind: 'formatted'; readonly fsType: string }
@@ -162,8 +162,15 @@ export class HostFilesystems {
       timeoutMs: this.options.formatTimeoutMs,
       ...options,
     });
-    if (result.code !== 0)
-      throw new Error(`${command} ${args.join(' ')} failed: ${firstLine(result)}`);
+    if (result.code === 0) return;
+    const why = growFailure(command, result);
+    // resize2fs answers EPERM when the process lacks CAP_SYS_RESOURCE (an unprivileged node
+    // container): a deployment problem the operator fixes, not a driver fault.
+    if (/permission denied|operation not permitted/i.test(why))
+      throw new FailedPreconditionError(
+        `${command} ${args.join(' ')} failed: ${why}; growing a mounted filesystem needs CAP_SYS_ADMIN and CAP_SYS_RESOURCE: run the node plugin privileged`,
+      );
+    throw new Error(`${command} ${args.join(' ')} failed: ${why}`);
   }
 
   /** The device's size in bytes. */
@@ -195,4 +202,19 @@ async function readsFirstBlock(device: string): Promise<true | string> {
   } finally {
     await handle?.close();
   }
+}
+
+/**
+ * What a failed resize2fs or xfs_growfs said, without resize2fs's version banner (its first
+ * stderr line, which used to be the whole message): the remaining stderr lines, else stdout's.
+ */
+export function growFailure(command: string, result: CommandResult): string {
+  const lines = (text: string) =>
+    text
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '' && !new RegExp(`^${command} \\d+\\.\\d+`).test(l));
+  const said = lines(result.stderr);
+  const text = (said.length > 0 ? said : lines(result.stdout)).slice(0, 3).join('; ');
+  return text === '' ? `exit status ${String(result.code)}` : text;
 }
