@@ -90,6 +90,8 @@ function createTransport(config: Config, runner: HostCommandRunner, log: Logger)
       managedPrefix: config.managedNqnPrefix,
       runner,
       commandTimeoutMs: config.nodeCommandTimeoutMs,
+      // Its own loop devices, as a node has its own NVMe connections (e2e: two nodes, one host).
+      nodeId: config.nodeId,
     });
   }
   let hostNqn: string | undefined;

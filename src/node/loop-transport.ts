@@ -4,8 +4,15 @@
 // (/sys/block/loopN/loop/backing_file) on every call, like the nvme transport's, and only loop
 // devices whose backing file lies in the emulator's data dir are ever considered: other loop
 // devices on the host are not ours and are never detached.
-import { readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+//
+// With a node ID, each node plugin gets loop devices of its own: it attaches a hard link of the
+// backing file kept under <emulator dir>/node-links/<node>/, and only devices backed by its own
+// links are its connections. Several node plugins on one host (the e2e's node-a and node-b) then
+// behave like separate hosts with separate NVMe connections: one node's NodeUnstage detaches its
+// device only, never the one another node still uses (field-lessons #25, a live migration's target).
+import { createHash } from 'node:crypto';
+import { link, mkdir, readFile, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
 import { NotFoundError, OperationTimeoutError } from '../errors.js';
 import { MIKROTIK_NQN_PREFIX } from '../naming.js';
@@ -29,7 +36,12 @@ export interface LoopTransportOptions {
   /** How long a detach may take to show in sysfs (a busy device detaches lazily). */
   readonly settleTimeoutMs?: number;
   readonly sysfs?: string;
+  /** This node's ID: attach per-node hard links, so each node has its own devices (see above). */
+  readonly nodeId?: string;
 }
+
+/** Per-node links, beside the emulator's own directories (its pool usage never counts them). */
+const LINKS = 'node-links';
 
 interface ExportRow {
   readonly nqn: string;
@@ -40,10 +52,17 @@ export class LoopTransport implements NvmeTransport {
   readonly kind = 'loop';
   private readonly root: string;
   private readonly sysfs: string;
+  /** Where this node's links live; undefined: the backing files are attached directly. */
+  private readonly linkDir: string | undefined;
+  /** Loop devices backed by a file under this directory are this node's. */
+  private readonly scope: string;
 
   constructor(private readonly options: LoopTransportOptions) {
     this.root = resolve(dirname(options.exportTable));
     this.sysfs = options.sysfs ?? '/sys';
+    this.linkDir =
+      options.nodeId === undefined ? undefined : join(this.root, LINKS, pathSafe(options.nodeId));
+    this.scope = this.linkDir ?? this.root;
   }
 
   async connect(target: TransportTarget, options: CallOptions = {}): Promise<Connection> {
@@ -56,25 +75,48 @@ export class LoopTransport implements NvmeTransport {
         `${target.nqn} is not exported by the RDS at ${target.address}:${String(target.port)} (no such NVMe/TCP subsystem)`,
       );
     }
-    const result = await this.options.runner.run('losetup', ['--find', '--show', row.backingFile], {
+    const file = await this.nodeFile(row.backingFile);
+    const result = await this.options.runner.run('losetup', ['--find', '--show', file], {
       timeoutMs: this.options.commandTimeoutMs,
       ...options,
     });
-    if (result.code !== 0) throw new Error(`connecting ${target.nqn} failed: ${firstLine(result)}`);
+    if (result.code !== 0) {
+      if (file !== row.backingFile) await unlink(file).catch(() => undefined);
+      throw new Error(`connecting ${target.nqn} failed: ${firstLine(result)}`);
+    }
     const device = await this.devicePath(target.nqn);
     if (device === undefined)
       throw new Error(`connected ${target.nqn}, but its device did not appear in sysfs`);
     return { device, made: true };
   }
 
+  /** The file to attach: the backing file, or this node's hard link of it (made if missing). */
+  private async nodeFile(backingFile: string): Promise<string> {
+    if (this.linkDir === undefined) return backingFile;
+    const file = join(this.linkDir, basename(backingFile));
+    await mkdir(this.linkDir, { recursive: true });
+    const [source, existing] = await Promise.all([
+      stat(backingFile),
+      stat(file).catch(() => undefined),
+    ]);
+    if (existing !== undefined && existing.ino === source.ino && existing.dev === source.dev)
+      return file;
+    // A link left by a crash, to a file since removed and created again: replace it.
+    if (existing !== undefined) await unlink(file);
+    await link(backingFile, file);
+    return file;
+  }
+
   async devicePath(nqn: string): Promise<string | undefined> {
-    for (const [device, deviceNqn] of await this.attached()) if (deviceNqn === nqn) return device;
+    for (const [device, { nqn: deviceNqn }] of await this.attached())
+      if (deviceNqn === nqn) return device;
     return undefined;
   }
 
   async disconnect(nqn: string, options: CallOptions = {}): Promise<void> {
     assertManaged(nqn, this.options.managedPrefix, 'disconnect');
-    const devices = [...(await this.attached())].filter(([, n]) => n === nqn).map(([d]) => d);
+    const ours = [...(await this.attached())].filter(([, a]) => a.nqn === nqn);
+    const devices = ours.map(([d]) => d);
     for (const device of devices) {
       const result = await this.options.runner.run('losetup', ['--detach', device], {
         timeoutMs: this.options.commandTimeoutMs,
@@ -93,10 +135,13 @@ export class LoopTransport implements NvmeTransport {
         `${nqn} is still connected after the disconnect: its device is in use (mounted or held open)`,
       );
     }
+    // The device is gone: this node's link goes too (the emulator's file is never touched).
+    if (this.linkDir !== undefined)
+      for (const [, { backing }] of ours) await unlink(backing).catch(() => undefined);
   }
 
   async connected(): Promise<string[]> {
-    return [...new Set((await this.attached()).values())].filter((n) =>
+    return [...new Set([...(await this.attached()).values()].map((a) => a.nqn))].filter((n) =>
       n.startsWith(this.options.managedPrefix),
     );
   }
@@ -112,12 +157,17 @@ export class LoopTransport implements NvmeTransport {
     if (result.code !== 0) throw new Error(`rescanning ${nqn} failed: ${firstLine(result)}`);
   }
 
-  /** device path -> NQN, for loop devices backed by a file in the emulator's directory. */
-  private async attached(): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
+  /** device path -> NQN and backing file, for loop devices backed by a file in this node's scope. */
+  private async attached(): Promise<Map<string, { nqn: string; backing: string }>> {
+    const out = new Map<string, { nqn: string; backing: string }>();
     for (const [device, backing] of await loopBackings(this.sysfs)) {
-      if (!backing.startsWith(`${this.root}/`) || !backing.endsWith('.img')) continue;
-      out.set(device, `${MIKROTIK_NQN_PREFIX}${basename(backing, '.img').toLowerCase()}`);
+      if (!backing.startsWith(`${this.scope}/`) || !backing.endsWith('.img')) continue;
+      // Without a node ID, other nodes' links are theirs, not ours.
+      if (this.linkDir === undefined && backing.startsWith(`${this.root}/${LINKS}/`)) continue;
+      out.set(device, {
+        nqn: `${MIKROTIK_NQN_PREFIX}${basename(backing, '.img').toLowerCase()}`,
+        backing,
+      });
     }
     return out;
   }
@@ -139,4 +189,11 @@ export class LoopTransport implements NvmeTransport {
       return file.startsWith(`${this.root}/`) ? [{ nqn: r.nqn, backingFile: file }] : [];
     });
   }
+}
+
+/** A node ID as one path segment: itself when plain, else a digest (IDs may hold any non-space). */
+function pathSafe(nodeId: string): string {
+  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/.test(nodeId)
+    ? nodeId
+    : createHash('sha256').update(nodeId).digest('hex').slice(0, 32);
 }
