@@ -69,6 +69,23 @@ export class PvAttachmentStore implements AttachmentStore {
         if (fromAnnotations !== undefined) out.set(volumeId, fromAnnotations);
         continue;
       }
+      // VolumeAttachments of nodes the record let go, beside those it holds: a detach or a stale
+      // clearing is recorded before Kubernetes deletes the VolumeAttachment (a deleted node's
+      // stays until the attach-detach controller force-detaches, minutes later). A node is only
+      // marked attached after our publish recorded it, so the record is newer: keep it. Following
+      // the VolumeAttachments here gave an RWO volume back to the dead node (test/e2e/node-loss).
+      if (
+        fromAnnotations !== undefined &&
+        recordNodes.length > 0 &&
+        recordNodes.every((n) => vaNodes.includes(n))
+      ) {
+        this.options.log.info(
+          'VolumeAttachments remain for nodes the attachment record let go; keeping the record',
+          { volumeId, pv: name, released: vaNodes.filter((n) => !recordNodes.includes(n)) },
+        );
+        out.set(volumeId, fromAnnotations);
+        continue;
+      }
       const detail = `annotations say ${recordNodes.join(', ') || 'detached'}, VolumeAttachments say ${vaNodes.join(', ') || 'detached'}`;
       this.options.onDisagreement(volumeId, detail);
       this.options.log.warn(
