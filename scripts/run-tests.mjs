@@ -45,6 +45,16 @@ function staticChecks() {
     ['generated CSI types are fresh', process.execPath, ['scripts/gen-proto-types.mjs', '--check']],
     ['alert rules and dashboard (promtool)', process.execPath, ['scripts/promtool-check.mjs']],
     [
+      'rendered manifests match the Helm chart',
+      process.execPath,
+      ['scripts/render-manifests.mjs', '--check'],
+    ],
+    [
+      'Helm chart lints (helm lint --strict)',
+      process.execPath,
+      ['scripts/render-manifests.mjs', '--lint'],
+    ],
+    [
       'build (tsc -p tsconfig.build.json)',
       process.execPath,
       ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'],
