@@ -8,16 +8,16 @@
 //
 //   npm run chaos -- [--runs N] [--seed S] [--ops N] [--keep-logs]
 // Ends with one line `N passed, N failed` (one per run), which scripts/run-tests.mjs reads.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { CoreV1Api, KubeConfig, StorageV1Api } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
 
 import { startEmulator, type Emulator } from '../../src/rds/emulator/emulator.js';
 import type { OneShotFault } from '../../src/rds/emulator/faults.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { componentRbac } from '../helpers/deploy-manifests.js';
 import { csiClients, type CsiClients } from '../helpers/csi-client.js';
 import { TEST_PASSWORD } from '../helpers/emulator-fixture.js';
 import { DriverProcess } from './driver-process.js';
@@ -69,11 +69,8 @@ async function main(): Promise<number> {
   admin.loadFromFile(cluster.kubeconfigPath);
   const core = admin.makeApiClient(CoreV1Api);
   const storage = admin.makeApiClient(StorageV1Api);
-  const role = parseYaml(
-    readFileSync(new URL('../../deploy/kubernetes/controller-rbac.yaml', import.meta.url), 'utf8'),
-  ) as {
-    metadata: { name: string };
-  };
+  // The controller runs with exactly the chart's controller ClusterRole.
+  const role = componentRbac('controller').clusterRole;
   await cluster.createObject('/apis/rbac.authorization.k8s.io/v1/clusterroles', role);
   const identity = await cluster.createIdentity('chaos-controller', role.metadata.name);
   for (const name of NODES)

@@ -1,5 +1,5 @@
 // The orphan audit end to end (issue 11; field-lessons #2, #3): the controller over real SSH to
-// the emulator and a real kube-apiserver, as the identity of deploy/kubernetes/controller-rbac.yaml,
+// the emulator and a real kube-apiserver, as the identity of the chart's controller ClusterRole,
 // with the snapshot CRDs installed. Volumes with PVs, a snapshot with its VolumeSnapshotContent,
 // an orphan disk, an orphan file and foreign disks; time moves through the driver's own clock.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { volumeIdForName } from '../../src/naming.js';
 import type { Clock } from '../../src/ports.js';
 import { FS_DIR } from '../../src/rds/emulator/state-store.js';
 import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
+import { componentRbac } from '../helpers/deploy-manifests.js';
 import { GIB, createRequest, emulatorFiles } from '../helpers/controller-requests.js';
 import { csiClients, grpcError, type CsiClients } from '../helpers/csi-client.js';
 import { emulatorRdsSettings, testConfig } from '../helpers/driver-fixture.js';
@@ -153,7 +154,7 @@ beforeAll(async () => {
   }
   ({ kube } = await roleIdentity(
     cluster,
-    new URL('../../deploy/kubernetes/controller-rbac.yaml', import.meta.url),
+    componentRbac('controller').clusterRole,
     'rds-csi-orphans',
   ));
   rds = await emulatorFixture();

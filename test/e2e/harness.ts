@@ -13,9 +13,10 @@
 //   kubelet         test/e2e/kubelet-standin.ts per node (node-driver-registrar and livenessprobe
 //                   cannot be built from the project's Go proxy; the stand-in registers the node)
 //
-// Every component runs as its own token user bound to exactly its deploy/kubernetes ClusterRole
-// (and a Role for its leader-election Lease), never system:masters, so a missing rule is a 403,
-// and forbidden() reports each 403 any of them logged. The stand-in and the test act as the admin.
+// Every component runs as its own token user bound to exactly its ClusterRole in the Helm chart
+// (and its Roles: leader-election Lease, capacity), never system:masters, so a missing rule is a
+// 403, and forbidden() reports each 403 any of them logged. The stand-in and the test act as the
+// admin.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +26,12 @@ import { parseAllDocuments } from 'yaml';
 import { startCluster, type Cluster, type Identity } from '../helpers/cluster.js';
 import { launch, tailOf as tailLines, terminate, type Managed } from '../helpers/processes.js';
 import { csiClients } from '../helpers/csi-client.js';
+import {
+  componentRbac,
+  renderedObjects,
+  type Component,
+  type ManifestObject,
+} from '../helpers/deploy-manifests.js';
 import {
   TEST_PASSWORD,
   emulatorFixture,
@@ -46,7 +53,6 @@ const LEASE_NAMESPACE = 'kube-system';
 const ROOT = new URL('../../', import.meta.url).pathname;
 const TOOLS = join(ROOT, '.tools/bin');
 const CLI = join(ROOT, 'dist/cli.js');
-const DEPLOY = join(ROOT, 'deploy/kubernetes');
 
 export const SIDECARS = [
   'csi-provisioner',
@@ -111,23 +117,21 @@ interface RbacDocument {
 }
 
 /**
- * Applies a deploy/kubernetes RBAC file (a ClusterRole, optionally a leader-election Role) and
- * returns a fresh identity bound to exactly those roles.
+ * Creates a component's ClusterRole and Roles as the chart renders them (`chart`: the objects of
+ * deploy/kubernetes/, or of `helm template` with the harness's options) and returns a fresh
+ * identity bound to exactly those roles.
  */
 async function applyRbac(
   cluster: Cluster,
   api: KubeApi,
-  file: string,
+  chart: readonly ManifestObject[],
+  component: Component,
   name: string,
 ): Promise<Identity> {
-  const documents = parseAllDocuments(readFileSync(join(DEPLOY, file), 'utf8')).map(
-    (d) => d.toJS() as RbacDocument,
-  );
-  const clusterRole = documents.find((d) => d.kind === 'ClusterRole');
-  if (clusterRole === undefined) throw new Error(`${file} has no ClusterRole`);
+  const { clusterRole, roles } = componentRbac(component, chart);
   await cluster.createObject('/apis/rbac.authorization.k8s.io/v1/clusterroles', clusterRole);
   const identity = await cluster.createIdentity(name, clusterRole.metadata.name);
-  for (const role of documents.filter((d) => d.kind === 'Role')) {
+  for (const role of roles) {
     const namespace = role.metadata.namespace ?? LEASE_NAMESPACE;
     await api.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/roles`, role);
     await api.create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`, {
@@ -137,7 +141,9 @@ async function applyRbac(
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name },
       subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: identity.username }],
     });
-    // The authorizer reads bindings from a cache: wait, or the first Lease call is a 403.
+    // The authorizer reads bindings from a cache: wait until the Role's first rule is allowed,
+    // or the first Lease call is a 403.
+    const rule = role.rules?.[0];
     await waitFor(
       async () => {
         const review = await api.create<{ status?: { allowed?: boolean } }>(
@@ -149,16 +155,16 @@ async function applyRbac(
               user: identity.username,
               resourceAttributes: {
                 namespace,
-                group: 'coordination.k8s.io',
-                resource: 'leases',
-                verb: 'create',
+                group: rule?.apiGroups?.[0] ?? '',
+                resource: rule?.resources?.[0] ?? '',
+                verb: rule?.verbs[0] ?? '',
               },
             },
           },
         );
         return review.status?.allowed === true;
       },
-      { timeoutMs: 15_000, intervalMs: 50, what: `${name} to be allowed its Lease` },
+      { timeoutMs: 15_000, intervalMs: 50, what: `${name} to be allowed by ${role.metadata.name}` },
     );
   }
   return identity;
@@ -319,27 +325,32 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       deletionPolicy: 'Delete',
     });
 
+    // The chart's RBAC: the committed manifests (deploy/kubernetes/).
+    const chart = renderedObjects();
     const identities = {
-      controller: await applyRbac(cluster, admin, 'controller-rbac.yaml', 'rds-csi-controller'),
-      node: await applyRbac(cluster, admin, 'node-rbac.yaml', 'rds-csi-node'),
+      controller: await applyRbac(cluster, admin, chart, 'controller', 'rds-csi-controller'),
+      node: await applyRbac(cluster, admin, chart, 'node', 'rds-csi-node'),
       'csi-provisioner': await applyRbac(
         cluster,
         admin,
-        'csi-provisioner-rbac.yaml',
+        chart,
+        'csi-provisioner',
         'csi-provisioner',
       ),
-      'csi-attacher': await applyRbac(cluster, admin, 'csi-attacher-rbac.yaml', 'csi-attacher'),
-      'csi-resizer': await applyRbac(cluster, admin, 'csi-resizer-rbac.yaml', 'csi-resizer'),
+      'csi-attacher': await applyRbac(cluster, admin, chart, 'csi-attacher', 'csi-attacher'),
+      'csi-resizer': await applyRbac(cluster, admin, chart, 'csi-resizer', 'csi-resizer'),
       'csi-snapshotter': await applyRbac(
         cluster,
         admin,
-        'csi-snapshotter-rbac.yaml',
+        chart,
+        'csi-snapshotter',
         'csi-snapshotter',
       ),
       'snapshot-controller': await applyRbac(
         cluster,
         admin,
-        'snapshot-controller-rbac.yaml',
+        chart,
+        'snapshot-controller',
         'snapshot-controller',
       ),
     };

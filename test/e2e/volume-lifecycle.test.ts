@@ -1,5 +1,5 @@
 // volume-lifecycle.test.ts: the driver in its cluster (issue 9), through the real kubernetes-csi
-// sidecars and kube-controller-manager, every component with its deploy/kubernetes RBAC only:
+// sidecars and kube-controller-manager, every component with the Helm chart's RBAC only:
 //   - a claim provisioned by csi-provisioner (--extra-create-metadata), bound by the PV binder,
 //     attached through the VolumeAttachment the attach-detach controller creates for a pod,
 //     staged and published by the kubelet stand-in, written, detached, attached again for a second

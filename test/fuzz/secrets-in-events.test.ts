@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
 import { createRequest } from '../helpers/controller-requests.js';
+import { componentRbac } from '../helpers/deploy-manifests.js';
 import { grpcError } from '../helpers/csi-client.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
 import { TEST_PASSWORD } from '../helpers/emulator-fixture.js';
@@ -26,7 +27,7 @@ beforeAll(async () => {
   cluster = await startCluster({ controllerManager: false });
   ({ kube: driverKube, admin } = await roleIdentity(
     cluster,
-    new URL('../../deploy/kubernetes/controller-rbac.yaml', import.meta.url),
+    componentRbac('controller').clusterRole,
     'rds-csi-controller',
   ));
 }, 120_000);

@@ -7,7 +7,7 @@
 // cannot change after start, so it holds spare users (`test-user-N`, no groups) that
 // createIdentity() binds to a ClusterRole, the way a deployment grants the driver its role.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
 
 import { launch, tailOf, terminate, type Managed } from './processes.js';
 
@@ -225,6 +224,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       '--disable-admission-plugins=ServiceAccount',
       '--service-cluster-ip-range=10.0.0.0/24',
       '--endpoint-reconciler-type=none',
+      // As in every real cluster (kubeadm sets it): CSI node plugins run privileged.
+      '--allow-privileged=true',
     ];
     const apiserver = launch('kube-apiserver', binaries.apiserver, apiserverArgs, dir);
     processes.push(apiserver);
@@ -346,15 +347,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 }
 
 /**
- * Creates the ClusterRole in a deploy/ RBAC file and an identity bound to exactly it: the driver's
- * kubeconfig for tests that run it with its deployment's permissions, plus an admin client.
+ * Creates a ClusterRole (from the rendered chart: test/helpers/deploy-manifests.ts) and an identity
+ * bound to exactly it: the driver's kubeconfig for tests that run it with its deployment's
+ * permissions, plus an admin client.
  */
 export async function roleIdentity(
   cluster: Cluster,
-  rbacFile: URL,
+  role: { readonly metadata: { readonly name: string } },
   name: string,
 ): Promise<{ kube: KubeConfig; admin: CoreV1Api }> {
-  const role = parseYaml(readFileSync(rbacFile, 'utf8')) as { metadata: { name: string } };
   await cluster.createObject('/apis/rbac.authorization.k8s.io/v1/clusterroles', role);
   const identity = await cluster.createIdentity(name, role.metadata.name);
   const kube = new KubeConfig();

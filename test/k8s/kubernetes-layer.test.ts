@@ -1,5 +1,5 @@
 // The driver's Kubernetes layer against a real etcd + kube-apiserver (issue 6), running as an
-// identity bound to the controller's ClusterRole from deploy/kubernetes/controller-rbac.yaml, so
+// identity bound to the controller's ClusterRole from the Helm chart (deploy/kubernetes/), so
 // a permission the code needs but the role lacks fails here. The last test stops the API server.
 import {
   PatchStrategy,
@@ -28,6 +28,7 @@ import type { CacheEvent } from '../../src/k8s/watched-cache.js';
 import { systemClock } from '../../src/main.js';
 import type { EventMetrics, HealthReporter } from '../../src/ports.js';
 import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
+import { componentRbac } from '../helpers/deploy-manifests.js';
 import { grpcError } from '../helpers/csi-client.js';
 import { createRequest } from '../helpers/controller-requests.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
@@ -46,7 +47,7 @@ beforeAll(async () => {
   cluster = await startCluster({ controllerManager: false });
   ({ kube: driverKube, admin } = await roleIdentity(
     cluster,
-    new URL('../../deploy/kubernetes/controller-rbac.yaml', import.meta.url),
+    componentRbac('controller').clusterRole,
     'rds-csi-controller',
   ));
 }, 120_000);

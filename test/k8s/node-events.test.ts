@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { MIKROTIK_NQN_PREFIX } from '../../src/naming.js';
 import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
+import { componentRbac } from '../helpers/deploy-manifests.js';
 import { grpcError } from '../helpers/csi-client.js';
 import { driverFixture } from '../helpers/driver-fixture.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -26,7 +27,7 @@ beforeAll(async () => {
   cluster = await startCluster({ controllerManager: false });
   ({ kube: nodeKube, admin } = await roleIdentity(
     cluster,
-    new URL('../../deploy/kubernetes/node-rbac.yaml', import.meta.url),
+    componentRbac('node').clusterRole,
     'rds-csi-node',
   ));
 }, 120_000);
