@@ -171,6 +171,69 @@ describe('the chart renders what the driver accepts', () => {
     expect(problems.join('\n')).toMatch(/pin the RDS host key with --rds-host-key/);
   });
 
+  it('workloads: two leader-elected controllers on one socket; a privileged root node plugin on the host', () => {
+    const deployment = defaults.find(
+      (o) => o.kind === 'Deployment' && o.metadata.name === 'rds-csi-ts-controller',
+    ) as unknown as {
+      spec: {
+        replicas: number;
+        template: { spec: { volumes: { name: string; emptyDir?: object }[] } };
+      };
+    };
+    expect(deployment.spec.replicas).toBe(2);
+    expect(deployment.spec.template.spec.volumes).toContainEqual({
+      name: 'socket-dir',
+      emptyDir: {},
+    });
+    const controller = containers(defaults, 'rds-csi-ts-controller');
+    expect(controller.map((c) => c.name)).toEqual([
+      'driver',
+      'csi-provisioner',
+      'csi-attacher',
+      'csi-resizer',
+      'csi-snapshotter',
+    ]);
+    for (const c of controller.slice(1)) {
+      expect(c.args, c.name).toContain('--leader-election');
+      expect(c.args, c.name).toContain('--csi-address=unix:///csi/csi.sock');
+    }
+    expect(controller[0]?.args).toContain('--leader-elect=true');
+    expect(controller[1]?.args).toContain('--extra-create-metadata');
+
+    const daemonSet = defaults.find((o) => o.kind === 'DaemonSet') as unknown as {
+      spec: { template: { spec: { hostNetwork: boolean; containers: Record<string, unknown>[] } } };
+    };
+    expect(daemonSet.spec.template.spec.hostNetwork).toBe(true);
+    const [driver, registrar, probe] = daemonSet.spec.template.spec.containers as {
+      name: string;
+      args: string[];
+      securityContext?: { privileged?: boolean; runAsUser?: number };
+      volumeMounts: { mountPath: string; mountPropagation?: string }[];
+      livenessProbe?: { httpGet: { port: string } };
+      ports?: { name: string; containerPort: number }[];
+    }[];
+    expect([driver?.name, registrar?.name, probe?.name]).toEqual([
+      'driver',
+      'node-driver-registrar',
+      'liveness-probe',
+    ]);
+    // The image's user is 65532 (the controller's); privileged alone would keep it.
+    expect(driver?.securityContext).toMatchObject({ privileged: true, runAsUser: 0 });
+    expect(driver?.volumeMounts).toContainEqual({
+      name: 'kubelet-dir',
+      mountPath: '/var/lib/kubelet',
+      mountPropagation: 'Bidirectional',
+    });
+    for (const path of ['/dev', '/sys', '/etc/nvme'])
+      expect(driver?.volumeMounts.map((m) => m.mountPath)).toContain(path);
+    expect(registrar?.args).toContain(
+      `--kubelet-registration-path=/var/lib/kubelet/plugins/${DRIVER}/csi.sock`,
+    );
+    expect(probe?.args).toContain('--http-endpoint=:9808');
+    expect(driver?.livenessProbe?.httpGet.port).toBe('healthz');
+    expect(driver?.ports).toContainEqual({ name: 'healthz', containerPort: 9808 });
+  });
+
   it('StorageClass parameters are ones the driver reads, and pass its own check', () => {
     for (const objects of [defaults, features]) {
       const classes = objects.filter((o) => o.kind === 'StorageClass') as unknown as {
