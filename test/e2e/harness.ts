@@ -18,16 +18,24 @@
 // 403, and forbidden() reports each 403 any of them logged. The stand-in and the test act as the
 // admin.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { parseAllDocuments } from 'yaml';
 
 import { startCluster, type Cluster, type Identity } from '../helpers/cluster.js';
-import { launch, tailOf as tailLines, terminate, type Managed } from '../helpers/processes.js';
+import {
+  crash,
+  launch,
+  tailOf as tailLines,
+  terminate,
+  type LaunchOptions,
+  type Managed,
+} from '../helpers/processes.js';
 import { csiClients } from '../helpers/csi-client.js';
 import {
   componentRbac,
+  renderChart,
   renderedObjects,
   type Component,
   type ManifestObject,
@@ -39,6 +47,7 @@ import {
 } from '../helpers/emulator-fixture.js';
 import { tempDir, type TempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { capacityOwnerPod, type CapacityOwner } from './capacity-owner.js';
 import { KubeApi, type KubeObject } from './kube-api.js';
 import { KubeletStandin, attachmentName, mountPoints } from './kubelet-standin.js';
 
@@ -66,6 +75,13 @@ type Sidecar = (typeof SIDECARS)[number];
 export interface HarnessOptions {
   /** Node names; each gets a node plugin process and a kubelet stand-in. Default one, `node-a`. */
   readonly nodes?: readonly string[];
+  /** Controller flags after the harness's own (the last of a repeated flag wins). */
+  readonly controllerArgs?: readonly string[];
+  /**
+   * Capacity tracking on: the CSIDriver says storageCapacity: true and csi-provisioner runs with
+   * --enable-capacity, polling at this interval, owned by a Deployment as in a cluster.
+   */
+  readonly capacity?: { readonly pollInterval: string };
 }
 
 export interface HarnessNode {
@@ -84,7 +100,21 @@ export interface Harness {
   readonly nodes: ReadonlyMap<string, HarnessNode>;
   /** Milliseconds each start-up phase took. */
   readonly timings: Readonly<Record<string, number>>;
+  /** With `capacity`: the Deployment owning the CSIStorageCapacity objects, in kube-system. */
+  readonly capacityOwner: CapacityOwner | undefined;
   node(name: string): HarnessNode;
+  /**
+   * A crash of the controller container: SIGKILL, then started again with the same flags; each
+   * CSI sidecar that exited on the lost connection is started again too (kubelet restarts
+   * containers). Resolves once the new controller leads and every sidecar holds its Lease.
+   */
+  restartController(): Promise<void>;
+  /** A crash of a node plugin: SIGKILL, started again, resolves once it answers Probe. */
+  restartNode(name: string): Promise<void>;
+  /** The node is lost: its kubelet stand-in stops and its node plugin is killed (SIGKILL). */
+  crashNode(name: string): Promise<void>;
+  /** A driver process's /metrics text ('controller' or a node name). */
+  metrics(component: string): Promise<string>;
   /** Every line any component logged about a 403 (a missing RBAC rule), prefixed by its name. */
   forbidden(): string[];
   /** The last lines of a component's log, for failure messages. */
@@ -190,12 +220,19 @@ async function waitProbeReady(endpoint: string, m: Managed, what: string): Promi
   );
 }
 
-/** Waits until a sidecar has connected to the driver and started its controller. */
-async function waitLogged(m: Managed, pattern: RegExp, what: string): Promise<void> {
+/** Bytes in a log so far: a restarted process appends, and only what follows counts. */
+function logSize(m: Managed): number {
+  return existsSync(m.logPath) ? statSync(m.logPath).size : 0;
+}
+
+/** Waits until a process logs `pattern` (after byte `from` of its log). */
+async function waitLogged(m: Managed, pattern: RegExp, what: string, from = 0): Promise<void> {
   await waitFor(
     () => {
       if (m.exited) throw new Error(`${m.name} exited before ${what}:\n${tailOf(m.logPath)}`);
-      return existsSync(m.logPath) && pattern.test(readFileSync(m.logPath, 'utf8'));
+      return (
+        existsSync(m.logPath) && pattern.test(readFileSync(m.logPath).subarray(from).toString())
+      );
     },
     { timeoutMs: 60_000, intervalMs: 100, what: `${m.name}: ${what}` },
   ).catch((error: unknown) => {
@@ -297,7 +334,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       spec: {
         attachRequired: true,
         podInfoOnMount: false,
-        storageCapacity: false,
+        storageCapacity: options.capacity !== undefined,
         fsGroupPolicy: 'File',
         volumeLifecycleModes: ['Persistent'],
       },
@@ -325,8 +362,12 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       deletionPolicy: 'Delete',
     });
 
-    // The chart's RBAC: the committed manifests (deploy/kubernetes/).
-    const chart = renderedObjects();
+    // The chart's RBAC for this configuration: the committed manifests, or with capacity
+    // tracking on, the chart rendered that way (its provisioner gets the capacity Role).
+    const chart =
+      options.capacity === undefined
+        ? renderedObjects()
+        : renderChart(['capacity.enabled=true', 'snapshotController.enabled=true']);
     const identities = {
       controller: await applyRbac(cluster, admin, chart, 'controller', 'rds-csi-controller'),
       node: await applyRbac(cluster, admin, chart, 'node', 'rds-csi-node'),
@@ -363,66 +404,74 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     mkdirSync(controllerDir);
     const controllerEndpoint = `unix://${controllerDir}/csi.sock`;
     const driverArgs = ['--log-format', 'text', '--metrics-address', '127.0.0.1:0'];
-    const controller = launch(
+    const controllerArgs = [
+      CLI,
+      ...driverArgs,
+      '--mode',
       'controller',
-      process.execPath,
-      [
-        CLI,
-        ...driverArgs,
-        '--mode',
-        'controller',
-        '--endpoint',
-        controllerEndpoint,
-        '--data-dir',
-        controllerDir,
-        '--rds-address',
-        `127.0.0.1:${rds.emulator.port}`,
-        '--rds-password-file',
-        passwordFile,
-        '--rds-host-key',
-        rds.emulator.hostKeyFingerprint,
-        '--kubeconfig',
-        identities.controller.kubeconfigPath,
-        '--leader-election-namespace',
-        LEASE_NAMESPACE,
-      ],
-      dir.path,
-    );
-    processes.push(controller);
+      '--endpoint',
+      controllerEndpoint,
+      '--data-dir',
+      controllerDir,
+      '--rds-address',
+      `127.0.0.1:${rds.emulator.port}`,
+      '--rds-password-file',
+      passwordFile,
+      '--rds-host-key',
+      rds.emulator.hostKeyFingerprint,
+      '--kubeconfig',
+      identities.controller.kubeconfigPath,
+      '--leader-election-namespace',
+      LEASE_NAMESPACE,
+      ...(options.controllerArgs ?? []),
+    ];
+    /** The live process of each component; a restart replaces its entry. */
+    const current = new Map<string, Managed>();
+    const start = (
+      name: string,
+      command: string,
+      args: string[],
+      launchOptions: LaunchOptions = {},
+    ): Managed => {
+      const m = launch(name, command, args, dir.path, {
+        ...launchOptions,
+        appendLog: current.has(name),
+      });
+      processes.push(m);
+      current.set(name, m);
+      return m;
+    };
+    const controller = start('controller', process.execPath, controllerArgs);
 
+    const nodeArgs = new Map<string, string[]>();
     const nodeProcesses = new Map<string, { endpoint: string; kubeletDir: string; m: Managed }>();
     for (const name of nodeNames) {
       const nodeDir = join(dir.path, name);
       const kubeletDir = join(nodeDir, 'kubelet');
       mkdirSync(kubeletDir, { recursive: true });
       const endpoint = `unix://${nodeDir}/csi.sock`;
-      const m = launch(
+      const args = [
+        CLI,
+        ...driverArgs,
+        '--mode',
+        'node',
+        '--node-id',
         name,
-        process.execPath,
-        [
-          CLI,
-          ...driverArgs,
-          '--mode',
-          'node',
-          '--node-id',
-          name,
-          '--endpoint',
-          endpoint,
-          '--data-dir',
-          nodeDir,
-          '--kubelet-dir',
-          kubeletDir,
-          '--node-transport',
-          'loop',
-          '--loop-export-table',
-          join(rds.dir.path, 'exports.json'),
-          '--kubeconfig',
-          identities.node.kubeconfigPath,
-        ],
-        dir.path,
-      );
-      processes.push(m);
-      nodeProcesses.set(name, { endpoint, kubeletDir, m });
+        '--endpoint',
+        endpoint,
+        '--data-dir',
+        nodeDir,
+        '--kubelet-dir',
+        kubeletDir,
+        '--node-transport',
+        'loop',
+        '--loop-export-table',
+        join(rds.dir.path, 'exports.json'),
+        '--kubeconfig',
+        identities.node.kubeconfigPath,
+      ];
+      nodeArgs.set(name, args);
+      nodeProcesses.set(name, { endpoint, kubeletDir, m: start(name, process.execPath, args) });
     }
     await waitProbeReady(controllerEndpoint, controller, 'ready (Probe)');
     for (const { endpoint, m } of nodeProcesses.values())
@@ -443,6 +492,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     }
     phase('nodes registered');
 
+    const capacityOwner =
+      options.capacity === undefined ? undefined : await capacityOwnerPod(admin, LEASE_NAMESPACE);
     const common = (who: Sidecar) => [
       `--kubeconfig=${identities[who].kubeconfigPath}`,
       '--leader-election',
@@ -450,28 +501,96 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       '--v=4',
     ];
     const csiAddress = `--csi-address=${controllerEndpoint}`;
+    const capacityArgs =
+      options.capacity === undefined
+        ? []
+        : [
+            '--enable-capacity',
+            // The pod's ReplicaSet's Deployment owns the objects (the chart's Deployment).
+            '--capacity-ownerref-level=2',
+            `--capacity-poll-interval=${options.capacity.pollInterval}`,
+          ];
     const sidecarArgs: Record<Sidecar, string[]> = {
-      'csi-provisioner': [csiAddress, '--extra-create-metadata', ...common('csi-provisioner')],
+      'csi-provisioner': [
+        csiAddress,
+        '--extra-create-metadata',
+        ...capacityArgs,
+        ...common('csi-provisioner'),
+      ],
       'csi-attacher': [csiAddress, ...common('csi-attacher')],
       // Online expansion: the driver grows mounted volumes.
       'csi-resizer': [csiAddress, '--handle-volume-inuse-error=false', ...common('csi-resizer')],
       'csi-snapshotter': [csiAddress, '--extra-create-metadata', ...common('csi-snapshotter')],
       'snapshot-controller': common('snapshot-controller'),
     };
+    // What the chart's Deployment gives the provisioner through the downward API.
+    const sidecarEnv: Partial<Record<Sidecar, Record<string, string>>> =
+      capacityOwner === undefined
+        ? {}
+        : { 'csi-provisioner': { POD_NAME: capacityOwner.podName, NAMESPACE: LEASE_NAMESPACE } };
+    // csi-lib-utils ends a sidecar that loses its driver connection (ExitOnConnectionLoss) the
+    // next time it uses it; in a pod the container restarts (restartPolicy Always), and so here.
+    const startSidecar = (name: Sidecar): Managed => {
+      const m = start(name, binaries[name], sidecarArgs[name], {
+        ...(sidecarEnv[name] !== undefined ? { env: sidecarEnv[name] } : {}),
+      });
+      m.child.once('exit', () => {
+        const again = (): void => {
+          if (!stopped) startSidecar(name);
+        };
+        if (!stopped) setTimeout(again, 500);
+      });
+      return m;
+    };
     const sidecars = new Map<Sidecar, Managed>();
-    for (const name of SIDECARS) {
-      const m = launch(name, binaries[name], sidecarArgs[name], dir.path);
-      processes.push(m);
-      sidecars.set(name, m);
-    }
+    for (const name of SIDECARS) sidecars.set(name, startSidecar(name));
     // Each has connected to the driver (the Lease name carries the driver name it read) and won
     // its Lease: its controllers run from here on.
     for (const m of sidecars.values())
       await waitLogged(m, /successfully acquired lease/i, 'leader election');
     phase('sidecars');
 
+    // One log per component: a restarted process appends to its predecessor's.
     const logs = (): { name: string; path: string }[] =>
-      processes.map((m) => ({ name: m.name, path: m.logPath }));
+      [...current.values()].map((m) => ({ name: m.name, path: m.logPath }));
+    const restartController = async (): Promise<void> => {
+      const before = current.get('controller');
+      if (before === undefined) throw new Error('no controller process');
+      await crash(before);
+      const from = logSize(before);
+      const next = start('controller', process.execPath, controllerArgs);
+      await waitProbeReady(controllerEndpoint, next, 'ready (Probe) after a restart');
+      // The old Lease holder is gone without releasing it: the new process leads once it expires.
+      await waitLogged(next, /became the leader/, 'leadership after a restart', from);
+    };
+    const crashNode = async (name: string): Promise<void> => {
+      const m = current.get(name);
+      const node = nodes.get(name);
+      if (m === undefined || node === undefined) throw new Error(`no node ${name} in this harness`);
+      await node.kubelet.stop();
+      await crash(m);
+    };
+    const restartNode = async (name: string): Promise<void> => {
+      const before = current.get(name);
+      const args = nodeArgs.get(name);
+      const node = nodes.get(name);
+      if (before === undefined || args === undefined || node === undefined)
+        throw new Error(`no node ${name} in this harness`);
+      await crash(before);
+      const m = start(name, process.execPath, args);
+      await waitProbeReady(node.endpoint, m, 'ready (Probe) after a restart');
+    };
+    const metrics = async (component: string): Promise<string> => {
+      const m = current.get(component);
+      if (m === undefined) throw new Error(`no component ${component}`);
+      const served = [
+        ...readFileSync(m.logPath, 'utf8').matchAll(/HTTP endpoint serving.* address=(\S+)/g),
+      ].at(-1)?.[1];
+      if (served === undefined) throw new Error(`${component} has not logged its HTTP address`);
+      const answer = await fetch(`http://${served}/metrics`);
+      if (!answer.ok) throw new Error(`${component} /metrics: HTTP ${answer.status}`);
+      return answer.text();
+    };
     const harness: Harness = {
       dir: dir.path,
       cluster,
@@ -479,6 +598,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       rds,
       nodes,
       timings,
+      capacityOwner,
+      restartController,
+      restartNode,
+      crashNode,
+      metrics,
       node: (name) => {
         const node = nodes.get(name);
         if (node === undefined) throw new Error(`no node ${name} in this harness`);
