@@ -50,6 +50,12 @@ export interface Cluster {
   deleteObject(path: string): Promise<void>;
   /** Stops only the API server (etcd stays): clients see connection refused. */
   stopApiServer(): Promise<void>;
+  /**
+   * Starts the API server again after stopApiServer(), on the same port with the same etcd data,
+   * certificates and tokens (kubeconfigs stay valid); resolves once /readyz answers ok. A no-op
+   * while it runs.
+   */
+  startApiServer(): Promise<void>;
   /** Stops everything and removes the temp dir; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -227,13 +233,29 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       // As in every real cluster (kubeadm sets it): CSI node plugins run privileged.
       '--allow-privileged=true',
     ];
-    const apiserver = launch('kube-apiserver', binaries.apiserver, apiserverArgs, dir);
-    processes.push(apiserver);
-    await waitReady(
-      apiserver,
-      'ready /readyz',
-      async () => (await call(`${server}/readyz`, { token: adminToken })).body === 'ok',
-    );
+    const apiserverReady = (m: Managed) =>
+      waitReady(
+        m,
+        'ready /readyz',
+        async () => (await call(`${server}/readyz`, { token: adminToken })).body === 'ok',
+      );
+    let apiserver = launch('kube-apiserver', binaries.apiserver, apiserverArgs, dir);
+    const apiserverSlot = processes.push(apiserver) - 1;
+    await apiserverReady(apiserver);
+    let apiserverStarts = 1;
+    const startApiServer = async (): Promise<void> => {
+      if (!apiserver.exited) return;
+      if (stopped) throw new Error('the test cluster is stopped');
+      // A log per start: launch() truncates its file, and the first one may explain a failure.
+      apiserver = launch(
+        `kube-apiserver.${String(++apiserverStarts)}`,
+        binaries.apiserver,
+        apiserverArgs,
+        dir,
+      );
+      processes[apiserverSlot] = apiserver;
+      await apiserverReady(apiserver);
+    };
 
     const kubeconfigPath = join(dir, 'admin.kubeconfig');
     writeFileSync(kubeconfigPath, kubeconfig(server, 'admin', adminToken), { mode: 0o600 });
@@ -338,6 +360,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         await api('DELETE', path);
       },
       stopApiServer: () => terminate(apiserver),
+      startApiServer,
       stop,
     };
   } catch (error) {
