@@ -348,7 +348,10 @@ export class AttachmentSupervisor {
         migrationTimeoutMs: request.migrationTimeoutMs,
       },
       () => {
-        entry.readOnly[request.nodeId] = request.readOnly;
+        // Only a node that now holds the volume has a mode to keep: a refused node leaves the
+        // record as it was, so a refusal needs no write (and answers even when writes fail).
+        if (entry.actor.getSnapshot().context.nodes.includes(request.nodeId))
+          entry.readOnly[request.nodeId] = request.readOnly;
       },
     ).catch((error: unknown) => {
       this.options.metrics.attach('failure', (this.options.clock.now() - started) / 1000);

@@ -154,6 +154,46 @@ describe('AttachmentSupervisor', () => {
     expect(supervisor.stateOf('pvc-1').state).toBe('attached');
   });
 
+  it('a refused publish writes nothing: it answers the conflict even while writes fail', async () => {
+    // The API-server outage (test/chaos/apiserver-outage.test.ts): the refusal needs no write, so
+    // the attacher is told FAILED_PRECONDITION (final), not UNAVAILABLE, and the record keeps no
+    // trace of the refused node.
+    const inner = new Map<string, PersistedAttachment>();
+    let saves = 0;
+    let failing = false;
+    const store: AttachmentStore = {
+      loadAll: () => Promise.resolve(new Map(inner)),
+      save: (id, record) => {
+        saves++;
+        if (failing) return Promise.reject(new Error('the API server did not answer'));
+        if (record === undefined) inner.delete(id);
+        else inner.set(id, record);
+        return Promise.resolve();
+      },
+    };
+    const { make, rec } = world(store);
+    const supervisor = make(store);
+    await supervisor.rebuild();
+    await supervisor.publish(rwo('a'));
+    const written = saves;
+    const refused = await supervisor.publish(rwo('b')).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(AttachmentConflictError);
+    expect(saves).toBe(written);
+    expect(inner.get('pvc-1')?.readOnly).toEqual({ a: false });
+    failing = true;
+    const during = await supervisor
+      .publish({ ...rwo('b'), readOnly: true })
+      .catch((e: unknown) => e);
+    expect(during).toBeInstanceOf(AttachmentConflictError);
+    expect(saves).toBe(written);
+    expect(rec.events.filter((e) => e.startsWith('Warning AttachmentConflict'))).toHaveLength(2);
+    failing = false;
+    await supervisor.unpublish('pvc-1', 'a');
+    // b takes it over read-only within the grace period: nothing recorded for b stands in the way.
+    await supervisor.publish({ ...rwo('b'), readOnly: true });
+    expect(inner.get('pvc-1')?.readOnly).toEqual({ b: true });
+  });
+
   it('a restart in the middle of the grace period honours the time left, then hands off', async () => {
     const { make, clock, rec, path } = world();
     const first = make();
