@@ -61,9 +61,14 @@ export class LeaderElector {
     return this.leading;
   }
 
-  /** The current holder as last observed ('' when none). */
+  /**
+   * The current holder as last observed ('' when none). A replica that stepped down because it
+   * could not renew (the API server is gone) last saw its own name there: that is not a leader to
+   * send callers to, so it reports none.
+   */
   get holder(): string {
-    return this.observed?.holder ?? '';
+    const holder = this.observed?.holder ?? '';
+    return holder === this.options.identity && !this.leading ? '' : holder;
   }
 
   start(): void {
