@@ -101,13 +101,14 @@ export function createAttachments(options: {
             log.info('event not posted: the PV has no claim', { volumeId, reason });
           else layer.events.record({ pvc, type, reason, message });
         })
-        .catch((error: unknown) =>
+        .catch((error: unknown) => {
+          layer.events.lookupFailed(reason);
           log.warn('event not posted: PVC lookup failed', {
             volumeId,
             reason,
             error: describeError(error),
-          }),
-        );
+          });
+        });
     },
   };
   const store = new PvAttachmentStore({

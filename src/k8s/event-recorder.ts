@@ -82,6 +82,15 @@ export class EventRecorder {
     this.attempts = options.attempts ?? 3;
   }
 
+  /**
+   * An event whose target (the PVC) could not be looked up, so it never reached the queue:
+   * counted as post-failed, like one the API server refused, so posted + dropped covers every
+   * event the driver meant to post (an API-server outage loses none uncounted).
+   */
+  lookupFailed(reason: string): void {
+    this.options.metrics.dropped(reason, 'post-failed');
+  }
+
   /** Queues an event and returns at once; drops (and counts) it when the queue is full. */
   record(event: EventRecord): void {
     if (this.stopped) return;

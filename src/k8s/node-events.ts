@@ -65,13 +65,14 @@ export function createNodeEvents(options: NodeEventsOptions): NodeEvents {
               });
             else recorder.record({ pvc, type, reason, message });
           })
-          .catch((error: unknown) =>
+          .catch((error: unknown) => {
+            recorder.lookupFailed(reason);
             options.log.warn('event not posted: PV or PVC lookup failed', {
               volumeId,
               reason,
               error: describeError(error),
-            }),
-          );
+            });
+          });
       },
     },
     stop: async () => {
