@@ -1,7 +1,15 @@
 // node-safety.test.ts: the node's destructive steps refuse what they must, on real loop devices,
 // mounts and child processes (field-lessons #1, #4, #5, #16, #21).
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, closeSync, mkdirSync, openSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 import { status } from '@grpc/grpc-js';
@@ -208,13 +216,14 @@ describe('node safety', () => {
     cleanups.push(() => dir.remove());
     // A host disk from the same RDS (a diskless node's /var), attached outside the driver.
     const table = exportsWith(dir, ['nixos-var']);
-    const device = execFileSync(
-      'losetup',
-      ['--find', '--show', join(dir.path, 'fs', 'nixos-var.img')],
-      {
-        encoding: 'utf8',
-      },
-    ).trim();
+    // Attached on this node: the loop transport gives each node plugin its own link of the file
+    // (the fixture's node is test-node), so the outside attachment uses that node's link.
+    const links = join(dir.path, 'node-links', 'test-node');
+    mkdirSync(links, { recursive: true });
+    linkSync(join(dir.path, 'fs', 'nixos-var.img'), join(links, 'nixos-var.img'));
+    const device = execFileSync('losetup', ['--find', '--show', join(links, 'nixos-var.img')], {
+      encoding: 'utf8',
+    }).trim();
     cleanups.push(() => {
       execFileSync('losetup', ['--detach', device]);
     });
