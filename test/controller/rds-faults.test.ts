@@ -9,7 +9,7 @@ import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { FS_DIR } from '../../src/rds/emulator/state-store.js';
-import { grpcError } from '../helpers/csi-client.js';
+import { grpcError, retryUnavailable } from '../helpers/csi-client.js';
 import {
   GIB,
   createRequest,
@@ -18,7 +18,6 @@ import {
   expectDeviceMatchesDriver,
 } from '../helpers/controller-requests.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
-import { waitFor } from '../helpers/wait-for.js';
 
 let fixture: DriverFixture | undefined;
 afterEach(async () => {
@@ -35,20 +34,8 @@ async function start(
   return fixture;
 }
 
-/** Retries like the external-provisioner: UNAVAILABLE is not final. */
-async function retried<T>(call: () => Promise<T>): Promise<T> {
-  return waitFor(
-    async () => {
-      try {
-        return await call();
-      } catch (error) {
-        if ((error as { code?: number }).code === status.UNAVAILABLE) return undefined;
-        throw error;
-      }
-    },
-    { timeoutMs: 15_000, intervalMs: 100, what: 'the call to succeed after the fault' },
-  );
-}
+const retried = <T>(call: () => Promise<T>): Promise<T> =>
+  retryUnavailable(call, 'the call to succeed after the fault');
 
 describe('connection dropped around a mutation', () => {
   it('before /disk add: UNAVAILABLE, nothing created; the retry creates exactly one disk', async () => {

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
 import { createRequest } from '../helpers/controller-requests.js';
 import { componentRbac } from '../helpers/deploy-manifests.js';
-import { grpcError } from '../helpers/csi-client.js';
+import { grpcError, retryUnavailable } from '../helpers/csi-client.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
 import { TEST_PASSWORD } from '../helpers/emulator-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -36,20 +36,8 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-/** Retries while the attachment state loads (UNAVAILABLE right after start). */
-async function settled<T>(call: () => Promise<T>): Promise<T> {
-  return waitFor(
-    async () => {
-      try {
-        return await call();
-      } catch (error) {
-        if ((error as { code?: number }).code === status.UNAVAILABLE) return undefined;
-        throw error;
-      }
-    },
-    { timeoutMs: 15_000, intervalMs: 100, what: 'the driver to accept requests' },
-  );
-}
+const settled = <T>(call: () => Promise<T>): Promise<T> =>
+  retryUnavailable(call, 'the driver to accept requests');
 
 describe('Kubernetes events', () => {
   let fixture: DriverFixture | undefined;

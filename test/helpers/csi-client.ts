@@ -1,11 +1,13 @@
 // csi-client.ts: promisified, typed CSI gRPC clients for tests (Go clients are tested via csi-sanity).
-import { credentials, Metadata, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type Client, type ServiceError } from '@grpc/grpc-js';
 import type { MethodDefinition } from '@grpc/proto-loader';
 
 import { loadCsiProto } from '../../src/csi/proto.js';
 import type { ControllerDefinition } from '../../src/csi/generated/csi/v1/Controller.js';
 import type { IdentityDefinition } from '../../src/csi/generated/csi/v1/Identity.js';
 import type { NodeDefinition } from '../../src/csi/generated/csi/v1/Node.js';
+
+import { waitFor } from './wait-for.js';
 
 /** Each RPC of a service as `(request, metadata?) => Promise<response>`. */
 export type PromiseClient<D> = {
@@ -70,4 +72,22 @@ export async function grpcError(pending: Promise<unknown>): Promise<ServiceError
     return error as ServiceError;
   }
   throw new Error('expected the call to fail');
+}
+
+/**
+ * Calls until it answers anything but UNAVAILABLE (which the sidecars retry: the attachment
+ * state still loading, a fault just injected); any other error is thrown at once.
+ */
+export async function retryUnavailable<T>(call: () => Promise<T>, what: string): Promise<T> {
+  return waitFor(
+    async () => {
+      try {
+        return await call();
+      } catch (error) {
+        if ((error as { code?: number }).code === status.UNAVAILABLE) return undefined;
+        throw error;
+      }
+    },
+    { timeoutMs: 15_000, intervalMs: 100, what },
+  );
 }

@@ -29,7 +29,7 @@ import { systemClock } from '../../src/main.js';
 import type { EventMetrics, HealthReporter } from '../../src/ports.js';
 import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
 import { componentRbac } from '../helpers/deploy-manifests.js';
-import { grpcError } from '../helpers/csi-client.js';
+import { grpcError, retryUnavailable } from '../helpers/csi-client.js';
 import { createRequest } from '../helpers/controller-requests.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
 import { captureLog } from '../helpers/log-capture.js';
@@ -564,7 +564,7 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
   const BLOCK_RWO = { accessMode: { mode: 'SINGLE_NODE_WRITER' as const }, block: {} };
 
   async function publish(fixture: DriverFixture, volumeId: string, nodeId: string) {
-    return retryUnavailable(() =>
+    return untilLoaded(() =>
       fixture.clients.controller.ControllerPublishVolume({
         volumeId,
         nodeId,
@@ -574,19 +574,8 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
     );
   }
 
-  async function retryUnavailable<T>(call: () => Promise<T>): Promise<T> {
-    return waitFor(
-      async () => {
-        try {
-          return await call();
-        } catch (error) {
-          if ((error as { code?: number }).code === status.UNAVAILABLE) return undefined;
-          throw error;
-        }
-      },
-      { timeoutMs: 15_000, intervalMs: 100, what: 'the attachment state to load' },
-    );
-  }
+  const untilLoaded = <T>(call: () => Promise<T>): Promise<T> =>
+    retryUnavailable(call, 'the attachment state to load');
 
   async function annotations(pvName: string): Promise<Record<string, string>> {
     return (await admin.readPersistentVolume({ name: pvName })).metadata?.annotations ?? {};
