@@ -4,7 +4,6 @@
 // targets), the attacher's VolumeAttachments, and a ledger of the events each answer implies.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 import { status, type ServiceError } from '@grpc/grpc-js';
@@ -12,6 +11,7 @@ import type { CoreV1Api, StorageV1Api } from '@kubernetes/client-node';
 
 import type { VolumeCapability } from '../../src/csi/generated/csi/v1/VolumeCapability.js';
 import { volumeIdForName } from '../../src/naming.js';
+import { freePort } from '../helpers/free-port.js';
 import { csiClients, type CsiClients } from '../helpers/csi-client.js';
 import {
   emulatorFixture,
@@ -67,19 +67,6 @@ async function answerOf(call: Promise<unknown>): Promise<Answer> {
       ms: Date.now() - started,
     };
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        resolve(typeof address === 'object' && address !== null ? address.port : 0),
-      );
-    });
-  });
 }
 
 function httpText(url: string): Promise<{ status: number; body: string }> {

@@ -10,12 +10,12 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 
+import { freePort } from './free-port.js';
 import { launch, tailOf, terminate, type Managed } from './processes.js';
 
 const TOOLS = new URL('../../.tools/bin/', import.meta.url).pathname;
@@ -68,19 +68,6 @@ function tool(name: string): string {
     );
   }
   return path;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        resolve(typeof address === 'object' && address !== null ? address.port : 0),
-      );
-    });
-  });
 }
 
 interface Answer {

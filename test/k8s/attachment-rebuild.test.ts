@@ -3,7 +3,6 @@
 // controller restarted after a lost node's attachment was cleared and the volume handed to another
 // node saw two attached VolumeAttachments (the dead node's stays for minutes) and gave the RWO
 // volume back to whichever came first in the list.
-import { request } from 'node:https';
 
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,29 +27,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-function put(path: string, body: unknown): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${cluster.server}${path}`,
-      {
-        method: 'PUT',
-        rejectUnauthorized: false,
-        headers: {
-          authorization: `Bearer ${cluster.adminToken}`,
-          'content-type': 'application/json',
-        },
-      },
-      (res) => {
-        res.resume();
-        if (res.statusCode === 200) resolve();
-        else reject(new Error(`PUT ${path}: HTTP ${String(res.statusCode)}`));
-      },
-    );
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
-}
-
 /** A VolumeAttachment csi-attacher has marked attached. */
 async function attachedVa(name: string, pv: string, node: string): Promise<void> {
   await cluster.createObject('/apis/storage.k8s.io/v1/volumeattachments', {
@@ -62,7 +38,7 @@ async function attachedVa(name: string, pv: string, node: string): Promise<void>
   const va = (await cluster.getObject(
     `/apis/storage.k8s.io/v1/volumeattachments/${name}`,
   )) as Record<string, unknown>;
-  await put(`/apis/storage.k8s.io/v1/volumeattachments/${name}/status`, {
+  await cluster.putObject(`/apis/storage.k8s.io/v1/volumeattachments/${name}/status`, {
     ...va,
     status: { attached: true },
   });

@@ -739,27 +739,9 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
     const va = (await cluster.getObject(
       '/apis/storage.k8s.io/v1/volumeattachments/va-adopted',
     )) as Record<string, unknown>;
-    const { request } = await import('node:https');
-    await new Promise<void>((resolve, reject) => {
-      const body = JSON.stringify({ ...va, status: { attached: true } });
-      const req = request(
-        `${cluster.server}/apis/storage.k8s.io/v1/volumeattachments/va-adopted/status`,
-        {
-          method: 'PUT',
-          rejectUnauthorized: false,
-          headers: {
-            authorization: `Bearer ${cluster.adminToken}`,
-            'content-type': 'application/json',
-          },
-        },
-        (res) => {
-          res.resume();
-          if (res.statusCode === 200) resolve();
-          else reject(new Error(`status update: HTTP ${String(res.statusCode)}`));
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
+    await cluster.putObject('/apis/storage.k8s.io/v1/volumeattachments/va-adopted/status', {
+      ...va,
+      status: { attached: true },
     });
     await cluster.createObject('/api/v1/persistentvolumes', {
       ...pv('pv-contradicted'),

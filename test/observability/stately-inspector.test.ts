@@ -1,29 +1,19 @@
 // stately-inspector.test.ts: with --inspect, a publish/unpublish streams the volume actor's
 // events and snapshots through the relay, where a browser page (here a WebSocket client standing
 // in for it) receives them.
-import { createServer } from 'node:net';
 
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
 import { createRequest } from '../helpers/controller-requests.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
+import { freePort } from '../helpers/free-port.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const fixtures: DriverFixture[] = [];
 afterEach(async () => {
   for (const f of fixtures.splice(0)) await f.stop();
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Message {
   type: string;
