@@ -4,7 +4,7 @@
 //   node scripts/run-tests.mjs [--only static,vitest,sanity,chaos]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { SANITY_SUITES } from '../test/sanity/suites.mjs';
@@ -18,9 +18,15 @@ const only = (process.argv.find((a) => a.startsWith('--only=')) ?? '')
 const wanted = (group) => only.length === 0 || only.includes(group);
 const totals = [];
 
-function record(suite, passed, failed, note = '') {
-  totals.push({ suite, passed, failed, note });
+function record(suite, passed, failed, note = '', failures = []) {
+  totals.push({ suite, passed, failed, note, failures });
   console.log(`\n== ${suite}: ${passed} passed, ${failed} failed${note ? ` (${note})` : ''}\n`);
+}
+
+/** The first non-empty line of a failure message, short enough for a summary line. */
+function firstLine(message) {
+  const line = (message ?? '').split('\n').find((l) => l.trim() !== '') ?? 'no message';
+  return line.length > 300 ? `${line.slice(0, 300)}...` : line;
 }
 
 function run(cmd, args, options = {}) {
@@ -95,11 +101,21 @@ function vitest() {
     (f) => f.status === 'failed' && f.assertionResults.length === 0,
   ).length;
   const failed = json.numFailedTests + brokenFiles;
+  // Name what failed in the summary: CI keeps only the tail of the output.
+  const failures = json.testResults.flatMap((f) => {
+    const file = relative(process.cwd(), f.name);
+    if (f.status === 'failed' && f.assertionResults.length === 0)
+      return [`${file}: ${firstLine(f.message)}`];
+    return f.assertionResults
+      .filter((a) => a.status === 'failed')
+      .map((a) => `${file} > ${a.fullName}: ${firstLine(a.failureMessages?.[0])}`);
+  });
   record(
     'vitest',
     json.numPassedTests,
     failed,
     failed === 0 && status !== 0 ? `vitest exited ${status}` : '',
+    failures,
   );
   if (failed === 0 && status !== 0) totals.at(-1).failed += 1;
 }
@@ -249,10 +265,12 @@ if (wanted('chaos')) await chaos();
 const passed = totals.reduce((n, t) => n + t.passed, 0);
 const failed = totals.reduce((n, t) => n + t.failed, 0);
 console.log('\nSummary:');
-for (const t of totals)
+for (const t of totals) {
   console.log(
     `  ${t.failed ? 'FAIL' : 'ok  '} ${t.suite}: ${t.passed} passed, ${t.failed} failed${t.note ? ` (${t.note})` : ''}`,
   );
+  for (const f of t.failures) console.log(`         ${f}`);
+}
 const line = `${passed} passed, ${failed} failed`;
 writeFileSync(join(results, 'summary.txt'), `${line}\n`);
 console.log(line);
