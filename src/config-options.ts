@@ -175,6 +175,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     ),
   },
   {
+    key: 'topology',
+    flags: '--topology <value>',
+    description:
+      'the topology segment <driver-name>/rds=<value>: nodes report it (kubelet labels them), volumes and capacity objects carry it; give the controller and every node plugin the same value, and name the RDS when several are in use; none: report no topology (capacity tracking then does not work)',
+    accepts:
+      'none, or a Kubernetes label value: 1-63 letters, digits, "-", "_" and ".", starting and ending with a letter or digit',
+    schema: text.pipe(z.string().regex(/^(none|[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)$/)),
+    defaultValue: 'default',
+  },
+  {
     key: 'maxVolumesPerNode',
     flags: '--max-volumes-per-node <n>',
     description: 'most volumes the scheduler may place on this node (0: no limit)',

@@ -8,6 +8,8 @@ export interface Config {
   readonly driverName: string;
   readonly nodeId: string;
   readonly maxVolumesPerNode: number;
+  /** The value of the `<driverName>/rds` topology segment; `none`: no topology reported. */
+  readonly topology: string;
   readonly logFormat: 'json' | 'text';
   readonly logLevel: 'error' | 'warn' | 'info' | 'debug';
   readonly shutdownTimeoutMs: number;

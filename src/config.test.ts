@@ -51,6 +51,7 @@ describe('loadConfig', () => {
       endpoint: 'unix:///csi/csi.sock',
       driverName: 'rds.csi.srvlab.io',
       nodeId: 'worker-1',
+      topology: 'default',
       maxVolumesPerNode: 0,
       logFormat: 'json',
       logLevel: 'info',
@@ -164,6 +165,14 @@ describe('loadConfig', () => {
     ]) {
       expect(problemsOf({ argv: ['--endpoint', bad] })[0]).toMatch(/expected unix:\/\/\/absolute/);
     }
+  });
+
+  it('takes a topology value that is a Kubernetes label value, or none', () => {
+    for (const bad of ['-rack', 'rack 2', 'rack/2', 'r'.repeat(64), '']) {
+      expect(problemsOf({ argv: ['--topology', bad] })[0]).toMatch(/^--topology /);
+    }
+    expect(run({ argv: ['--topology', 'rack-2.a_b'] }).topology).toBe('rack-2.a_b');
+    expect(run({ env: { RDS_CSI_TOPOLOGY: 'none' } }).topology).toBe('none');
   });
 
   it('refuses node IDs over 256 bytes (CSI limit)', () => {

@@ -10,6 +10,7 @@ import { loadConfig, type Config } from './config.js';
 import { createControllerService } from './csi/controller-service.js';
 import { createIdentityService } from './csi/identity-service.js';
 import { createNodeService } from './csi/node-service.js';
+import { topologyKey } from './csi/topology.js';
 import { OperationLocks } from './csi/operation-locks.js';
 import { InflightCalls } from './csi/rpc-handler.js';
 import { CsiServer, type CsiServices, type ShutdownResult } from './csi/server.js';
@@ -230,6 +231,10 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
         eventMetrics: eventMetrics(metrics),
       })
     : undefined;
+  const topology =
+    config.topology === 'none'
+      ? undefined
+      : { key: topologyKey(config.driverName), value: config.topology };
   const services: CsiServices = {
     identity: createIdentityService({
       ...rpc,
@@ -237,6 +242,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       version,
       servesController,
       health,
+      ...(topology !== undefined ? { topology } : {}),
     }),
     ...(backend !== undefined
       ? {
@@ -256,6 +262,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
                   },
                 }
               : {}),
+            ...(topology !== undefined ? { topology } : {}),
             defaults: {
               volumePath: config.volumePath,
               nvmeAddress: deps.rds?.nvmeAddress,
@@ -273,6 +280,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
             maxVolumesPerNode: config.maxVolumesPerNode,
             volumes: nodeSide.volumes,
             kubeletDir: config.kubeletDir,
+            ...(topology !== undefined ? { topology } : {}),
           }),
         }
       : {}),

@@ -76,12 +76,13 @@ describe('Identity service', () => {
   });
 
   it('advertises the controller service only where it is served', async () => {
-    const all = await start('--mode', 'all');
+    // Without topology, so that the controller service is the only capability left to differ.
+    const all = await start('--mode', 'all', '--topology', 'none');
     expect(await all.clients.identity.GetPluginCapabilities({})).toEqual({
       capabilities: [{ service: { type: 'CONTROLLER_SERVICE' }, type: 'service' }],
     });
     await stopFirst();
-    const node = await start('--mode', 'node');
+    const node = await start('--mode', 'node', '--topology', 'none');
     expect(await node.clients.identity.GetPluginCapabilities({})).toEqual({
       capabilities: [],
     });
@@ -152,7 +153,10 @@ describe('services by mode', () => {
     expect(await node.clients.node.NodeGetInfo({})).toEqual({
       nodeId: 'worker-7',
       maxVolumesPerNode: '12',
-      accessibleTopology: null,
+      accessibleTopology: { segments: { 'rds.csi.srvlab.io/rds': 'default' } },
+    });
+    expect(await node.clients.identity.GetPluginCapabilities({})).toEqual({
+      capabilities: [{ service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' }, type: 'service' }],
     });
     const error = await grpcError(node.clients.controller.ControllerGetCapabilities({}));
     expect(error.code).toBe(Status.UNIMPLEMENTED);
@@ -160,6 +164,27 @@ describe('services by mode', () => {
     const controller = await start('--mode', 'controller');
     const nodeError = await grpcError(controller.clients.node.NodeGetInfo({}));
     expect(nodeError.code).toBe(Status.UNIMPLEMENTED);
+  });
+});
+
+describe('topology', () => {
+  it('--topology names the segment value; none reports no topology and no accessibility constraints', async () => {
+    const rack = await start('--topology', 'rack-2', '--driver-name', 'rds.example.org');
+    expect((await rack.clients.node.NodeGetInfo({})).accessibleTopology).toEqual({
+      segments: { 'rds.example.org/rds': 'rack-2' },
+    });
+    expect(await rack.clients.identity.GetPluginCapabilities({})).toEqual({
+      capabilities: [
+        { service: { type: 'CONTROLLER_SERVICE' }, type: 'service' },
+        { service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' }, type: 'service' },
+      ],
+    });
+    await stopFirst();
+    const none = await start('--topology', 'none');
+    expect((await none.clients.node.NodeGetInfo({})).accessibleTopology).toBeNull();
+    expect(await none.clients.identity.GetPluginCapabilities({})).toEqual({
+      capabilities: [{ service: { type: 'CONTROLLER_SERVICE' }, type: 'service' }],
+    });
   });
 });
 

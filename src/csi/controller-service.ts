@@ -25,6 +25,7 @@ import { page } from './list-pages.js';
 import { notImplemented } from './not-implemented.js';
 import { checkMap, requireId } from './request-fields.js';
 import { wrapUnary, type RpcDeps } from './rpc-handler.js';
+import { servesTopology } from './topology.js';
 import { firstCapabilityProblem } from './volume-capabilities.js';
 
 export interface ControllerDeps extends RpcDeps, VolumeHandlerDeps {
@@ -146,7 +147,7 @@ export function createControllerService(deps: ControllerDeps): ControllerHandler
         const { entries, nextToken } = page(disks, (d) => d.slot, request, isVolumeId);
         return {
           entries: entries.map((disk) => ({
-            volume: volumeMessage(disk, contextOfDisk(disk)),
+            volume: volumeMessage(disk, contextOfDisk(disk), deps.topology),
             status: {
               publishedNodeIds: [],
               volumeCondition: conditionOf(disk.nvmeExport !== undefined),
@@ -167,7 +168,7 @@ export function createControllerService(deps: ControllerDeps): ControllerHandler
         if (disk === undefined)
           throw new NotFoundError(`volume ${volumeId} does not exist on the RDS`);
         return {
-          volume: volumeMessage(disk, contextOfDisk(disk)),
+          volume: volumeMessage(disk, contextOfDisk(disk), deps.topology),
           status: {
             publishedNodeIds: [],
             volumeCondition: conditionOf(disk.nvmeExport !== undefined),
@@ -180,7 +181,8 @@ export function createControllerService(deps: ControllerDeps): ControllerHandler
       'GetCapacity',
       async (request, { signal }) => {
         const free =
-          firstCapabilityProblem(request.volumeCapabilities) === undefined
+          firstCapabilityProblem(request.volumeCapabilities) === undefined &&
+          servesTopology(request.accessibleTopology, deps.topology)
             ? await poolFreeBytes(checkMap(request.parameters, 'parameters'), deps, signal)
             : 0;
         return {

@@ -24,6 +24,7 @@ import type { Volume } from './generated/csi/v1/Volume.js';
 import type { VolumeContentSource__Output } from './generated/csi/v1/VolumeContentSource.js';
 import type { OperationLocks } from './operation-locks.js';
 import { checkMap, requireId } from './request-fields.js';
+import { checkAccessibility, segmentTopology, type TopologySegment } from './topology.js';
 import { checkCapabilities } from './volume-capabilities.js';
 import {
   parseVolumeParameters,
@@ -38,14 +39,20 @@ export interface VolumeHandlerDeps {
   readonly locks: OperationLocks;
   readonly defaults: ParameterDefaults;
   readonly clock: { now(): number };
+  /** The segment every volume is reachable from; none: no topology. */
+  readonly topology?: TopologySegment;
 }
 
-export function volumeMessage(disk: RdsDisk, context: Record<string, string> = {}): Volume {
+export function volumeMessage(
+  disk: RdsDisk,
+  context: Record<string, string>,
+  topology: TopologySegment | undefined,
+): Volume {
   return {
     capacityBytes: String(disk.sizeBytes),
     volumeId: disk.slot,
     volumeContext: context,
-    accessibleTopology: [],
+    accessibleTopology: topology === undefined ? [] : [segmentTopology(topology)],
   };
 }
 
@@ -93,6 +100,7 @@ export async function createVolume(
 ): Promise<CreateVolumeResponse> {
   const name = requireId(request.name, 'name');
   checkCapabilities(request.volumeCapabilities);
+  checkAccessibility(request.accessibilityRequirements, deps.topology);
   const params = parseVolumeParameters(checkMap(request.parameters, 'parameters'), deps.defaults);
   const volumeId = volumeIdForName(name);
   return deps.locks.run(volumeId, 'CreateVolume', async () => {
@@ -111,7 +119,10 @@ export async function createVolume(
         range: request.capacityRange,
       });
       return {
-        volume: { ...volumeMessage(existing, context), contentSource: request.volumeContentSource },
+        volume: {
+          ...volumeMessage(existing, context, deps.topology),
+          contentSource: request.volumeContentSource,
+        },
       };
     }
     const disk = await deps.rds.createDisk(
@@ -126,7 +137,10 @@ export async function createVolume(
       { signal },
     );
     return {
-      volume: { ...volumeMessage(disk, context), contentSource: request.volumeContentSource },
+      volume: {
+        ...volumeMessage(disk, context, deps.topology),
+        contentSource: request.volumeContentSource,
+      },
     };
   });
 }

@@ -3,6 +3,7 @@ import type { IdentityHandlers } from './generated/csi/v1/Identity.js';
 import type { PluginCapability } from './generated/csi/v1/PluginCapability.js';
 import type { HealthSource } from '../ports.js';
 import { wrapUnary, type RpcDeps } from './rpc-handler.js';
+import type { TopologySegment } from './topology.js';
 
 export interface IdentityDeps extends RpcDeps {
   readonly driverName: string;
@@ -11,11 +12,15 @@ export interface IdentityDeps extends RpcDeps {
   readonly servesController: boolean;
   /** Read, never probed: Probe does no I/O (issue 3). */
   readonly health: HealthSource;
+  /** With a segment, volumes are reachable only from its nodes (VOLUME_ACCESSIBILITY_CONSTRAINTS). */
+  readonly topology?: TopologySegment;
 }
 
 export function createIdentityService(deps: IdentityDeps): IdentityHandlers {
   const capabilities: PluginCapability[] = [];
   if (deps.servesController) capabilities.push({ service: { type: 'CONTROLLER_SERVICE' } });
+  if (deps.topology !== undefined)
+    capabilities.push({ service: { type: 'VOLUME_ACCESSIBILITY_CONSTRAINTS' } });
   return {
     GetPluginInfo: wrapUnary(
       'GetPluginInfo',

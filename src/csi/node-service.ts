@@ -15,6 +15,7 @@ import { parseMkfsOptions } from '../mkfs-options.js';
 import type { Filesystem, NodeVolumeOperations, TransportTarget } from '../ports.js';
 import { requireId, checkMap } from './request-fields.js';
 import { wrapUnary, type RpcDeps } from './rpc-handler.js';
+import { segmentTopology, type TopologySegment } from './topology.js';
 import { DEFAULT_FILESYSTEM, capabilityProblem } from './volume-capabilities.js';
 
 export interface NodeDeps extends RpcDeps {
@@ -25,6 +26,8 @@ export interface NodeDeps extends RpcDeps {
   readonly volumes: NodeVolumeOperations;
   /** Every staging and target path must lie under it (--kubelet-dir). */
   readonly kubeletDir: string;
+  /** Reported in NodeGetInfo: kubelet labels the Node with it and lists its key in the CSINode. */
+  readonly topology?: TopologySegment;
 }
 
 /**
@@ -163,7 +166,7 @@ export function createNodeService(deps: NodeDeps): NodeHandlers {
         Promise.resolve({
           nodeId: deps.nodeId,
           maxVolumesPerNode: String(deps.maxVolumesPerNode),
-          accessibleTopology: null,
+          accessibleTopology: deps.topology === undefined ? null : segmentTopology(deps.topology),
         }),
       deps,
     ),

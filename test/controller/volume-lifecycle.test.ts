@@ -272,6 +272,53 @@ describe('listing, capacity, conditions, validation, expansion, deletion', () =>
     expect(noPool.code).toBe(status.NOT_FOUND);
   });
 
+  it('topology: every volume carries the segment; a requisite list without it is RESOURCE_EXHAUSTED, nothing sent', async () => {
+    const segment = { segments: { 'rds.csi.srvlab.io/rds': 'default' } };
+    const other = { segments: { 'rds.csi.srvlab.io/rds': 'rack-2' } };
+    // What external-provisioner sends for a WaitForFirstConsumer claim: the selected node's segment.
+    const created = await fixture.clients.controller.CreateVolume(
+      createRequest(PVC, GIB, {
+        accessibilityRequirements: { requisite: [other, segment], preferred: [segment] },
+      }),
+    );
+    expect(created.volume?.accessibleTopology).toEqual([segment]);
+    expect(
+      (await fixture.clients.controller.ListVolumes({})).entries.map(
+        (e) => e.volume?.accessibleTopology,
+      ),
+    ).toEqual([[segment]]);
+    expect(
+      (await fixture.clients.controller.ControllerGetVolume({ volumeId: PVC })).volume
+        ?.accessibleTopology,
+    ).toEqual([segment]);
+    fixture.rds.emulator.commands.clear();
+    const elsewhere = await grpcError(
+      fixture.clients.controller.CreateVolume(
+        createRequest('pvc-elsewhere', GIB, {
+          accessibilityRequirements: {
+            requisite: [other, { segments: { 'topology.kubernetes.io/zone': 'z1' } }],
+            preferred: [],
+          },
+        }),
+      ),
+    );
+    expect(elsewhere.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(elsewhere.details).toContain('rds.csi.srvlab.io/rds=default');
+    expect(elsewhere.details).toContain('"rack-2"');
+    expect(fixture.rds.emulator.commands.list()).toEqual([]);
+    // GetCapacity answers for our segment (or none); another segment has no capacity here.
+    const free = String(fixture.rds.emulator.freeBytes());
+    const capacityOf = async (accessibleTopology: typeof segment | undefined) =>
+      (
+        await fixture.clients.controller.GetCapacity(
+          accessibleTopology === undefined ? {} : { accessibleTopology },
+        )
+      ).availableCapacity;
+    expect(await capacityOf(segment)).toBe(free);
+    expect(await capacityOf(undefined)).toBe(free);
+    expect(await capacityOf(other)).toBe('0');
+  });
+
   it('ControllerGetVolume reports an abnormal condition when the disk is not exported', async () => {
     await fixture.clients.controller.CreateVolume(createRequest(PVC));
     const healthy = await fixture.clients.controller.ControllerGetVolume({ volumeId: PVC });

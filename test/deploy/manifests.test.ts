@@ -256,7 +256,7 @@ describe('the chart renders what the driver accepts', () => {
     }
   });
 
-  it('capacity tracking comes whole or not at all (CSIDriver, provisioner flags, RBAC)', () => {
+  it('capacity tracking comes whole or not at all (CSIDriver, provisioner flags, RBAC), and only with a topology segment', () => {
     const parts = (objects: readonly ManifestObject[]) => {
       const csiDriver = objects.find((o) => o.kind === 'CSIDriver') as unknown as {
         spec: { storageCapacity: boolean; attachRequired: boolean; podInfoOnMount: boolean };
@@ -276,7 +276,18 @@ describe('the chart renders what the driver accepts', () => {
         ),
       };
     };
-    expect(parts(defaults)).toEqual({
+    const on = {
+      storageCapacity: true,
+      attachRequired: true,
+      podInfoOnMount: true,
+      enableCapacity: true,
+      ownerLevel: true,
+      podName: true,
+      role: true,
+    };
+    expect(parts(defaults)).toEqual(on);
+    expect(parts(features)).toEqual(on);
+    expect(parts(renderChart(['capacity.enabled=false', 'topology=none']))).toEqual({
       storageCapacity: false,
       attachRequired: true,
       podInfoOnMount: true,
@@ -285,15 +296,22 @@ describe('the chart renders what the driver accepts', () => {
       podName: false,
       role: false,
     });
-    expect(parts(features)).toEqual({
-      storageCapacity: true,
-      attachRequired: true,
-      podInfoOnMount: true,
-      enableCapacity: true,
-      ownerLevel: true,
-      podName: true,
-      role: true,
-    });
+    // Without a segment the provisioner would delete and recreate its objects (capacity.test.ts).
+    expect(() => renderChart(['topology=none'])).toThrow(
+      /capacity.enabled needs a topology segment/,
+    );
+  });
+
+  it('the controller and every node plugin report the same topology segment', () => {
+    const topologyArgs = (objects: readonly ManifestObject[]) =>
+      ['rds-csi-ts-controller', 'rds-csi-ts-node'].map((workload) =>
+        driverContainer(objects, workload).args?.filter((a) => a.startsWith('--topology')),
+      );
+    expect(topologyArgs(defaults)).toEqual([['--topology=default'], ['--topology=default']]);
+    expect(topologyArgs(renderChart(['topology=rack-2']))).toEqual([
+      ['--topology=rack-2'],
+      ['--topology=rack-2'],
+    ]);
   });
 
   it('each sidecar flag is one the pinned sidecar binary lists in --help', () => {

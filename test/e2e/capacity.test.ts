@@ -1,9 +1,10 @@
 // capacity.test.ts: storage capacity tracking (issue 9; field-lessons #31). The CSIDriver says
 // storageCapacity: true and csi-provisioner runs with --enable-capacity, owned by the controller
 // Deployment (--capacity-ownerref-level=2, POD_NAME and NAMESPACE as the chart sets them), with
-// the chart's RBAC for it: one CSIStorageCapacity per WaitForFirstConsumer StorageClass appears
-// with the free space GetCapacity reports from the emulator's pool, owned by the Deployment. They
-// do not stay: see the known defect below.
+// the chart's RBAC for it: one CSIStorageCapacity per WaitForFirstConsumer StorageClass for the
+// driver's topology segment, with the free space GetCapacity reports from the emulator's pool,
+// owned by the Deployment; they stay (no churn), follow provisioning, space used outside the
+// driver and a controller crash.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -13,6 +14,7 @@ import { waitFor } from '../helpers/wait-for.js';
 import { DRIVER, STORAGE_CLASS, STORAGE_CLASS_XFS, startHarness, type Harness } from './harness.js';
 import type { KubeObject } from './kube-api.js';
 import { quantityBytes } from './kubelet-standin.js';
+import { Steps } from './steps.js';
 
 const GIB = 2 ** 30;
 const NAMESPACE = 'kube-system';
@@ -36,6 +38,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await harness?.stop();
 }, 120_000);
+
+/** Every DELETE of a CSIStorageCapacity object the provisioner logged (its -v=5 request log). */
+function capacityDeletes(): string[] {
+  return (
+    readFileSync(join(harness.dir, 'csi-provisioner.log'), 'utf8').match(
+      /verb="DELETE" URL="[^"]*\/csistoragecapacities\/[^"]*"/g,
+    ) ?? []
+  );
+}
 
 async function capacities(): Promise<StorageCapacity[]> {
   const list = await harness.api.list<StorageCapacity>(
@@ -78,8 +89,8 @@ describe('end to end: storage capacity tracking', () => {
     const owner = harness.capacityOwner;
     expect(owner).toBeDefined();
     for (const c of objects) {
-      // The driver reports no topology: one segment, every node.
-      expect(c.nodeTopology).toEqual({});
+      // The driver's one segment: the nodes labelled by kubelet from NodeGetInfo.
+      expect(c.nodeTopology).toEqual({ matchLabels: { [`${DRIVER}/rds`]: 'default' } });
       expect(c.metadata.labels).toMatchObject({
         'csi.storage.k8s.io/drivername': DRIVER,
         'csi.storage.k8s.io/managed-by': 'external-provisioner',
@@ -98,31 +109,45 @@ describe('end to end: storage capacity tracking', () => {
     expect(driver.spec.storageCapacity).toBe(true);
   }, 60_000);
 
-  // KNOWN DEFECT, not ours to fix in the sidecar: external-provisioner v6.3.0 matches its objects
-  // to its work items with reflect.DeepEqual on nodeTopology; for a driver without topology the
-  // item's selector has an empty, non-nil matchLabels map and the object read back has none, so
-  // every object it made looks obsolete: it deletes it and creates another, over and over
-  // (pkg/capacity/capacity.go WorkItem.equals, topology.Segment.GetLabelMap). The scheduler then
-  // sometimes finds no CSIStorageCapacity and treats the class as full (field-lessons #31).
-  // The way out is on the driver side: report a topology segment (VOLUME_ACCESSIBILITY_CONSTRAINTS
-  // and NodeGetInfo accessible_topology). Until then the chart keeps capacity.enabled false by
-  // default, and this test pins the churn so that it fails, and is replaced by tests that the
-  // objects follow provisioning, pool changes and a controller crash, once it is gone.
-  it('KNOWN DEFECT: the provisioner deletes its own objects as obsolete and makes new ones (driver without topology)', async () => {
+  // Without a topology segment, external-provisioner v6.3.0 cannot match its objects to its work
+  // items (reflect.DeepEqual on nodeTopology: an empty, non-nil matchLabels map against none read
+  // back; pkg/capacity/capacity.go WorkItem.equals), so it deleted and recreated every object
+  // over and over and the scheduler sometimes found none and took the class as full. The driver
+  // reports a segment (src/csi/topology.ts), and the objects stay.
+  it('keeps its objects: same UIDs over two polls, no DELETE of any by the provisioner', async () => {
     const first = await capacityIs(harness.rds.emulator.freeBytes(), 'at start');
-    const uids = new Set(first.map((c) => c.metadata.uid));
-    await waitFor(
-      async () => {
-        const now = (await capacities()).map((c) => c.metadata.uid);
-        return [...uids].some((uid) => !now.includes(uid));
-      },
-      { timeoutMs: 60_000, intervalMs: 200, what: 'an object deleted by the provisioner' },
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const later = await capacityIs(harness.rds.emulator.freeBytes(), 'two polls later');
+    expect(later.map((c) => c.metadata.uid)).toEqual(first.map((c) => c.metadata.uid));
+    expect(capacityDeletes()).toEqual([]);
+  }, 60_000);
+
+  it('follows provisioning, space used outside the driver and a controller crash', async () => {
+    const steps = new Steps(harness, 'capacity');
+    await steps.createNamespace();
+    const start = harness.rds.emulator.freeBytes();
+    const uids = (await capacityIs(start, 'at start')).map((c) => c.metadata.uid);
+    await steps.createClaim('data', { node: 'node-a', storage: '3Gi' });
+    const pv = await steps.boundVolume('data');
+    await capacityIs(start - 3 * GIB, 'after a 3 GiB volume');
+    // Another user of the pool: a disk made on the RDS by hand.
+    await harness.rds.ssh.exec(
+      '/disk add type=file file-path=/storage-pool/by-hand/big.img file-size=5G slot=by-hand',
     );
-    const deletes = readFileSync(join(harness.dir, 'csi-provisioner.log'), 'utf8').match(
-      /verb="DELETE" URL="[^"]*\/csistoragecapacities\//g,
+    await capacityIs(start - 8 * GIB, 'after 5 GiB used by hand');
+    await harness.restartController();
+    await harness.rds.ssh.exec('/disk remove [find slot="by-hand"]');
+    await harness.rds.ssh.exec('/file remove [find name="storage-pool/by-hand/big.img"]');
+    const afterCrash = await capacityIs(
+      start - 3 * GIB,
+      'after the crash, the hand-made disk gone',
     );
-    expect(deletes?.length ?? 0).toBeGreaterThan(0);
-  }, 90_000);
+    // The restarted provisioner took over the same objects.
+    expect(afterCrash.map((c) => c.metadata.uid)).toEqual(uids);
+    await steps.deleteClaim('data', pv);
+    await capacityIs(start, 'after the volume was deleted');
+    expect(capacityDeletes()).toEqual([]);
+  }, 180_000);
 
   it('no component was refused anything by RBAC (no 403 in any log)', () => {
     expect(harness.forbidden()).toEqual([]);
