@@ -38,6 +38,17 @@ export async function sampleFencing(
   }
 }
 
+/** The disk slots and image files on the device now: what the next run counts as earlier. */
+export function deviceLeftovers(emulator: Emulator): { slots: string[]; files: string[] } {
+  return {
+    slots: emulator
+      .state()
+      .disks.map((d) => d.slot)
+      .filter((slot) => slot.startsWith('pvc-')),
+    files: emulatorFiles({ emulator }).filter((file) => file.endsWith('.img')),
+  };
+}
+
 /** After convergence: disks, files, PVs and attachments agree with what the runner was told. */
 export async function checkConverged(options: {
   readonly emulator: Emulator;
@@ -45,8 +56,11 @@ export async function checkConverged(options: {
   readonly storage: StorageV1Api;
   readonly plans: readonly VolumePlan[];
   readonly ledger: Ledger;
-  /** Volume IDs every earlier run left live (they keep their disks). */
-  readonly earlier: ReadonlySet<string>;
+  /**
+   * What earlier runs left on the device and already judged: disk slots (live volumes, or a failed
+   * run's leaks) and image files. A failed run's leftovers are reported by that run only.
+   */
+  readonly earlier: { readonly slots: ReadonlySet<string>; readonly files: ReadonlySet<string> };
 }): Promise<string[]> {
   const { emulator, core, storage, plans, ledger } = options;
   const out: string[] = [];
@@ -63,7 +77,7 @@ export async function checkConverged(options: {
   // Every disk belongs to a live volume of this run or an earlier one; none is duplicated.
   for (const [slot, count] of bySlot) {
     if (count > 1) out.push(`duplicated disk: ${String(count)} disks for ${slot}`);
-    if (!ledger.live.has(slot) && !options.earlier.has(slot)) {
+    if (!ledger.live.has(slot) && !options.earlier.slots.has(slot)) {
       out.push(
         `leaked disk ${slot}: ${ours.has(slot) ? (ledger.deleted.has(slot) ? 'DeleteVolume succeeded' : 'CreateVolume never succeeded') : 'no run created it'}`,
       );
@@ -90,7 +104,7 @@ export async function checkConverged(options: {
   // Every file belongs to a disk: no image left behind by an interrupted create or delete.
   const diskFiles = new Set(state.disks.map((d) => d.filePath));
   for (const file of emulatorFiles({ emulator })) {
-    if (file.endsWith('.img') && !diskFiles.has(file))
+    if (file.endsWith('.img') && !diskFiles.has(file) && !options.earlier.files.has(file))
       out.push(`leaked file ${file} (no disk uses it)`);
   }
 

@@ -21,7 +21,7 @@ import { componentRbac } from '../helpers/deploy-manifests.js';
 import { csiClients, type CsiClients } from '../helpers/csi-client.js';
 import { TEST_PASSWORD } from '../helpers/emulator-fixture.js';
 import { DriverProcess } from './driver-process.js';
-import { checkConverged, sampleFencing } from './invariants.js';
+import { checkConverged, deviceLeftovers, sampleFencing } from './invariants.js';
 import { Random } from './random.js';
 import { newLedger, planVolumes, runPlan, type Mode } from './workload.js';
 
@@ -175,7 +175,7 @@ async function main(): Promise<number> {
     }
   };
 
-  const earlier = new Set<string>();
+  const earlier = { slots: new Set<string>(), files: new Set<string>() };
   let passed = 0;
   let failed = 0;
   try {
@@ -289,7 +289,10 @@ async function main(): Promise<number> {
       violations.push(
         ...(await checkConverged({ emulator, core, storage, plans, ledger, earlier })),
       );
-      for (const id of ledger.live) earlier.add(id);
+      // Judged now, whether this run passed or not: a later run reports only its own leftovers.
+      const left = deviceLeftovers(emulator);
+      for (const slot of left.slots) earlier.slots.add(slot);
+      for (const file of left.files) earlier.files.add(file);
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       const codes = [...ledger.codes].map(([k, v]) => `${k}=${String(v)}`).join(' ');
       const summary = `${String(plans.length)} volumes, ${String(ledger.rpcs)} RPCs, ${String(driver.kills - killsBefore)} kills, ${String(ledger.refusedPublishes)} publishes refused; ${description || 'no faults'}`;
