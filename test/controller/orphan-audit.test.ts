@@ -14,7 +14,7 @@ import { packageVersion, startDriver, systemClock, type Driver } from '../../src
 import { volumeIdForName } from '../../src/naming.js';
 import type { Clock } from '../../src/ports.js';
 import { FS_DIR } from '../../src/rds/emulator/state-store.js';
-import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
+import { roleIdentity, startCluster, type Cluster, type CrdDocument } from '../helpers/cluster.js';
 import { componentRbac } from '../helpers/deploy-manifests.js';
 import { GIB, createRequest, emulatorFiles } from '../helpers/controller-requests.js';
 import { csiClients, grpcError, type CsiClients } from '../helpers/csi-client.js';
@@ -139,18 +139,8 @@ beforeAll(async () => {
   // The snapshot CRDs (the pinned external-snapshotter client's own, scripts/tools.sh).
   const file = join(CRDS, 'snapshot.storage.k8s.io_volumesnapshotcontents.yaml');
   for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-    const crd = doc.toJS() as { metadata: { name: string } } | null;
-    if (crd === null) continue;
-    await cluster.createObject('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
-    await waitFor(
-      async () => {
-        const got = (await cluster.getObject(
-          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
-        )) as { status?: { conditions?: { type: string; status: string }[] } };
-        return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-      },
-      { timeoutMs: 15_000, intervalMs: 50, what: 'the VolumeSnapshotContent CRD established' },
-    );
+    const crd = doc.toJS() as CrdDocument | null;
+    if (crd !== null) await cluster.applyCrd(crd);
   }
   ({ kube } = await roleIdentity(
     cluster,

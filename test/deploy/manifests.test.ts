@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envName, loadConfig, OPTIONS } from '../../src/config.js';
 import { KNOWN_PARAMETERS, parseVolumeParameters } from '../../src/csi/volume-parameters.js';
 import { InvalidConfigError } from '../../src/errors.js';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { startCluster, type Cluster, type CrdDocument } from '../helpers/cluster.js';
 import {
   parseManifest,
   renderChart,
@@ -411,19 +411,6 @@ describe('server-side dry-run (dryRun=All, fieldValidation=Strict)', () => {
   let cluster: Cluster;
   const discovery = new Map<string, readonly ApiResource[]>();
 
-  async function establish(crd: ManifestObject): Promise<void> {
-    await cluster.createObject('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
-    await waitFor(
-      async () => {
-        const got = (await cluster.getObject(
-          `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
-        )) as { status?: { conditions?: { type: string; status: string }[] } };
-        return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-      },
-      { timeoutMs: 15_000, intervalMs: 50, what: `CRD ${crd.metadata.name} established` },
-    );
-  }
-
   /** The collection URL of an object, from the API server's own discovery. */
   async function collectionPath(object: ManifestObject): Promise<string> {
     const base = object.apiVersion.includes('/') ? `/apis/${object.apiVersion}` : '/api/v1';
@@ -462,8 +449,8 @@ describe('server-side dry-run (dryRun=All, fieldValidation=Strict)', () => {
     if (!existsSync(crdDir)) throw new Error(`${crdDir} is missing: bash scripts/tools.sh ensure`);
     for (const file of readdirSync(crdDir).filter((f) => f.startsWith('snapshot.storage.k8s.io_')))
       for (const crd of parseManifest(readFileSync(join(crdDir, file), 'utf8')))
-        await establish(crd);
-    await establish(SERVICE_MONITOR_CRD);
+        await cluster.applyCrd(crd as unknown as CrdDocument);
+    await cluster.applyCrd(SERVICE_MONITOR_CRD);
     await cluster.createObject('/api/v1/namespaces', {
       apiVersion: 'v1',
       kind: 'Namespace',

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 
 import { parseAllDocuments } from 'yaml';
 
-import { startCluster, type Cluster, type Identity } from '../helpers/cluster.js';
+import { startCluster, type Cluster, type CrdDocument, type Identity } from '../helpers/cluster.js';
 import {
   crash,
   launch,
@@ -139,11 +139,6 @@ function tool(name: string): string {
 /** A component's last log lines, for error messages (20 by default). */
 function tailOf(path: string, lines = 20): string {
   return tailLines(path, lines);
-}
-
-interface RbacDocument {
-  readonly kind: string;
-  readonly metadata: { readonly name: string; readonly namespace?: string };
 }
 
 /**
@@ -303,28 +298,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const crds = readdirSync(crdDir).filter((f) => f.startsWith('snapshot.storage.k8s.io_'));
     for (const file of crds) {
       for (const doc of parseAllDocuments(readFileSync(join(crdDir, file), 'utf8'))) {
-        const crd = doc.toJS() as RbacDocument | null;
-        if (crd === null) continue;
-        await admin.create('/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
-        await waitFor(
-          async () => {
-            const got = await admin.get<{
-              status?: { conditions?: { type: string; status: string }[] };
-            }>(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`);
-            return got.status?.conditions?.some(
-              (c) => c.type === 'Established' && c.status === 'True',
-            );
-          },
-          { timeoutMs: 15_000, intervalMs: 50, what: `CRD ${crd.metadata.name} established` },
-        );
+        const crd = doc.toJS() as CrdDocument | null;
+        if (crd !== null) await cluster.applyCrd(crd);
       }
     }
-    await waitFor(
-      async () =>
-        (await admin.raw('GET', '/apis/snapshot.storage.k8s.io/v1/volumesnapshotclasses'))
-          .status === 200,
-      { timeoutMs: 15_000, intervalMs: 50, what: 'the snapshot API to be served' },
-    );
 
     // The objects a chart installs besides the workloads.
     await admin.create('/apis/storage.k8s.io/v1/csidrivers', {

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 
 import { freePort } from './free-port.js';
+import { waitFor } from './wait-for.js';
 import { launch, tailOf, terminate, type Managed } from './processes.js';
 
 const TOOLS = new URL('../../.tools/bin/', import.meta.url).pathname;
@@ -33,6 +34,16 @@ export interface Identity {
   readonly kubeconfigPath: string;
 }
 
+/** What applyCrd reads of a CustomResourceDefinition. */
+export interface CrdDocument {
+  readonly metadata: { readonly name: string };
+  readonly spec: {
+    readonly group: string;
+    readonly names: { readonly plural: string };
+    readonly versions: readonly { readonly name: string; readonly served: boolean }[];
+  };
+}
+
 export interface Cluster {
   readonly dir: string;
   /** `https://127.0.0.1:<port>` */
@@ -48,6 +59,11 @@ export interface Cluster {
   /** PUT as admin (e.g. a status subresource); returns the stored object. */
   putObject(path: string, object: unknown): Promise<unknown>;
   deleteObject(path: string): Promise<void>;
+  /**
+   * Creates a CustomResourceDefinition and resolves once it is Established and its resource is
+   * served (discovery lists it a moment after Established); 30 s at most, for a loaded machine.
+   */
+  applyCrd(crd: CrdDocument): Promise<void>;
   /** Stops only the API server (etcd stays): clients see connection refused. */
   stopApiServer(): Promise<void>;
   /**
@@ -345,6 +361,34 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       putObject: (path, object) => api('PUT', path, object),
       deleteObject: async (path) => {
         await api('DELETE', path);
+      },
+      applyCrd: async (crd) => {
+        await api('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', crd);
+        const versions = crd.spec.versions.filter((v) => v.served).map((v) => v.name);
+        await waitFor(
+          async () => {
+            const got = (await api(
+              'GET',
+              `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`,
+            )) as { status?: { conditions?: { type: string; status: string }[] } };
+            if (
+              !got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')
+            )
+              return false;
+            for (const version of versions) {
+              const served = (await api('GET', `/apis/${crd.spec.group}/${version}`).catch(
+                () => undefined,
+              )) as { resources?: { name: string }[] } | undefined;
+              if (!served?.resources?.some((r) => r.name === crd.spec.names.plural)) return false;
+            }
+            return true;
+          },
+          {
+            timeoutMs: 30_000,
+            intervalMs: 50,
+            what: `CRD ${crd.metadata.name} established and served`,
+          },
+        );
       },
       stopApiServer: () => terminate(apiserver),
       startApiServer,
