@@ -16,7 +16,12 @@ export interface PersistentVolume extends KubeObject {
   readonly spec: {
     readonly capacity: Record<string, string>;
     readonly volumeMode?: string;
-    readonly csi: { readonly driver: string; readonly volumeHandle: string };
+    readonly csi: {
+      readonly driver: string;
+      readonly volumeHandle: string;
+      readonly fsType?: string;
+      readonly volumeAttributes?: Record<string, string>;
+    };
   };
 }
 export interface VolumeAttachment extends KubeObject {
@@ -31,6 +36,9 @@ export interface CoreEvent extends KubeObject {
   readonly type: string;
   readonly message: string;
   readonly count?: number;
+  readonly source?: { readonly component?: string };
+  readonly reportingComponent?: string;
+  readonly involvedObject: { readonly kind: string; readonly name: string; readonly uid?: string };
 }
 
 export interface ClaimSpec {
@@ -38,6 +46,8 @@ export interface ClaimSpec {
   readonly storage?: string;
   readonly accessMode?: 'ReadWriteOnce' | 'ReadWriteMany';
   readonly volumeMode?: 'Filesystem' | 'Block';
+  /** Default: the harness's ext4 class. */
+  readonly storageClass?: string;
 }
 
 export class Steps {
@@ -63,7 +73,7 @@ export class Steps {
       spec: {
         accessModes: [spec.accessMode ?? 'ReadWriteOnce'],
         volumeMode: spec.volumeMode ?? 'Filesystem',
-        storageClassName: STORAGE_CLASS,
+        storageClassName: spec.storageClass ?? STORAGE_CLASS,
         resources: { requests: { storage: spec.storage ?? '256Mi' } },
       },
     });

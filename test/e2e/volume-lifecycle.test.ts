@@ -24,34 +24,14 @@ import {
   type Harness,
 } from './harness.js';
 import type { KubeObject } from './kube-api.js';
-import { attachmentName, mountPoints, type Publication } from './kubelet-standin.js';
+import { attachmentName, mountPoints } from './kubelet-standin.js';
+import { Steps, type Claim, type PersistentVolume, type VolumeAttachment } from './steps.js';
 
 const NS = 'e2e';
 let harness: Harness;
+let steps: Steps;
 let startedInMs = 0;
 
-interface Claim extends KubeObject {
-  readonly spec: { readonly volumeName?: string };
-  readonly status?: { readonly phase?: string; readonly capacity?: Record<string, string> };
-}
-interface PersistentVolume extends KubeObject {
-  readonly spec: {
-    readonly capacity: Record<string, string>;
-    readonly csi: {
-      readonly driver: string;
-      readonly volumeHandle: string;
-      readonly fsType?: string;
-      readonly volumeAttributes?: Record<string, string>;
-    };
-  };
-}
-interface VolumeAttachment extends KubeObject {
-  readonly spec: { readonly nodeName: string; readonly source: { persistentVolumeName?: string } };
-  readonly status?: {
-    readonly attached?: boolean;
-    readonly attachError?: { readonly message?: string };
-  };
-}
 interface VolumeSnapshot extends KubeObject {
   readonly status?: {
     readonly readyToUse?: boolean;
@@ -63,141 +43,23 @@ interface VolumeSnapshotContent extends KubeObject {
   readonly spec: { readonly driver: string };
   readonly status?: { readonly snapshotHandle?: string };
 }
-interface CoreEvent extends KubeObject {
-  readonly reason: string;
-  readonly type: string;
-  readonly message: string;
-  readonly source?: { readonly component?: string };
-  readonly reportingComponent?: string;
-  readonly involvedObject: { readonly kind: string; readonly name: string; readonly uid?: string };
-}
-
 beforeAll(async () => {
   const started = Date.now();
   harness = await startHarness({ nodes: ['node-a', 'node-b'] });
   startedInMs = Date.now() - started;
   console.log(`e2e harness up in ${startedInMs} ms`, harness.timings);
-  await harness.api.create('/api/v1/namespaces', {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: NS },
-  });
+  steps = new Steps(harness, NS);
+  await steps.createNamespace();
 }, 180_000);
 
 afterAll(async () => {
   await harness?.stop();
 }, 120_000);
 
-/** A claim of the WaitForFirstConsumer class, already "scheduled" (no scheduler runs here). */
-async function createClaim(
-  name: string,
-  node: string,
-  storage = '256Mi',
-  storageClassName = STORAGE_CLASS,
-): Promise<Claim> {
-  return harness.api.create<Claim>(`/api/v1/namespaces/${NS}/persistentvolumeclaims`, {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name, annotations: { 'volume.kubernetes.io/selected-node': node } },
-    spec: {
-      accessModes: ['ReadWriteOnce'],
-      storageClassName,
-      resources: { requests: { storage } },
-    },
-  });
-}
-
-async function boundVolume(claim: string): Promise<PersistentVolume> {
-  const bound = await waitFor(
-    async () => {
-      const got = await harness.api.get<Claim>(
-        `/api/v1/namespaces/${NS}/persistentvolumeclaims/${claim}`,
-      );
-      return got.status?.phase === 'Bound' ? got : undefined;
-    },
-    { timeoutMs: 60_000, intervalMs: 100, what: `claim ${claim} Bound` },
-  ).catch(failWithLogs('csi-provisioner', 'controller'));
-  return harness.api.get<PersistentVolume>(`/api/v1/persistentvolumes/${bound.spec.volumeName}`);
-}
-
-/** A pod bound to a node (spec.nodeName set, as the scheduler would), mounting the claim. */
-async function createPod(name: string, node: string, claim: string): Promise<KubeObject> {
-  return harness.api.create(`/api/v1/namespaces/${NS}/pods`, {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name },
-    spec: {
-      nodeName: node,
-      containers: [
-        {
-          name: 'app',
-          image: 'registry.invalid/never-pulled:1',
-          volumeMounts: [{ name: 'data', mountPath: '/data' }],
-        },
-      ],
-      volumes: [{ name: 'data', persistentVolumeClaim: { claimName: claim } }],
-    },
-  });
-}
-
-async function published(node: string, pod: string): Promise<Publication> {
-  const { kubelet } = harness.node(node);
-  return waitFor(() => kubelet.publication(NS, pod), {
-    timeoutMs: 60_000,
-    intervalMs: 100,
-    what: `pod ${pod} published on ${node}`,
-  }).catch((error: unknown) => {
-    throw new Error(
-      `${String(error)}; kubelet stand-in errors: ${JSON.stringify([...kubelet.errors])}\n` +
-        `attacher:\n${harness.logTail('csi-attacher', 15)}\n${node}:\n${harness.logTail(node, 15)}`,
-    );
-  });
-}
-
-/** Deletes a pod the way a user does (graceful); the kubelet stand-in finishes it. */
+/** The pod goes (graceful delete, the kubelet stand-in finishes it) and the volume detaches. */
 async function deletePodAndWaitDetached(pod: string, pv: PersistentVolume, node: string) {
-  await harness.api.delete(`/api/v1/namespaces/${NS}/pods/${pod}`);
-  await waitFor(
-    async () => (await harness.api.find(`/api/v1/namespaces/${NS}/pods/${pod}`)) === undefined,
-    {
-      timeoutMs: 30_000,
-      intervalMs: 100,
-      what: `pod ${pod} gone`,
-    },
-  );
-  const name = attachmentName(pv.spec.csi.volumeHandle, DRIVER, node);
-  await waitFor(
-    async () =>
-      (await harness.api.find(`/apis/storage.k8s.io/v1/volumeattachments/${name}`)) === undefined,
-    { timeoutMs: 60_000, intervalMs: 100, what: `VolumeAttachment ${name} deleted (detached)` },
-  ).catch(failWithLogs('csi-attacher', 'controller'));
-}
-
-async function claimEvents(claim: string): Promise<CoreEvent[]> {
-  const list = await harness.api.list<CoreEvent>(
-    `/api/v1/namespaces/${NS}/events?fieldSelector=${encodeURIComponent(
-      `involvedObject.kind=PersistentVolumeClaim,involvedObject.name=${claim}`,
-    )}`,
-  );
-  return list.items;
-}
-
-/** Deletes a claim and waits for its PV (reclaim Delete: DeleteVolume) to go. */
-async function deleteClaim(claim: string, pv: PersistentVolume): Promise<void> {
-  await harness.api.delete(`/api/v1/namespaces/${NS}/persistentvolumeclaims/${claim}`);
-  await waitFor(
-    async () =>
-      (await harness.api.find(`/api/v1/persistentvolumes/${pv.metadata.name}`)) === undefined,
-    { timeoutMs: 60_000, intervalMs: 100, what: `PV ${pv.metadata.name} deleted` },
-  ).catch(failWithLogs('csi-provisioner', 'controller'));
-}
-
-function failWithLogs(...components: string[]) {
-  return (error: unknown): never => {
-    throw new Error(
-      `${String(error)}\n${components.map((c) => `--- ${c}:\n${harness.logTail(c, 20)}`).join('\n')}`,
-    );
-  };
+  await steps.deletePod(pod);
+  await steps.detached(pv, node);
 }
 
 describe('end to end: the driver with the kubernetes-csi sidecars and kube-controller-manager', () => {
@@ -209,8 +71,8 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
 
   it('provisions, attaches, stages and publishes a claim; its data survives a detach and a re-attach; deleting it deletes the disk', async () => {
     // 1. Provisioned by csi-provisioner through CreateVolume, bound by the PV binder.
-    await createClaim('data', 'node-a');
-    const pv = await boundVolume('data');
+    await steps.createClaim('data', { node: 'node-a' });
+    const pv = await steps.boundVolume('data');
     expect(pv.spec.csi.driver).toBe(DRIVER);
     expect(pv.spec.csi.fsType).toBe('ext4');
     expect(pv.spec.capacity['storage']).toBe('256Mi');
@@ -224,14 +86,14 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
     const disk = harness.rds.emulator.exports().find((e) => e.nqn.endsWith(handle));
     expect(disk, `the emulator exports ${handle}`).toBeDefined();
     const provisioned = await waitFor(
-      async () => (await claimEvents('data')).find((e) => e.reason === 'ProvisioningSucceeded'),
+      async () => (await steps.events('data')).find((e) => e.reason === 'ProvisioningSucceeded'),
       { timeoutMs: 10_000, intervalMs: 100, what: 'the ProvisioningSucceeded event' },
     );
     expect(provisioned.message).toContain(pv.metadata.name);
 
     // 2. A pod on node-a: the attach-detach controller creates the VolumeAttachment (a pod bound to
     //    a node whose Node says controller-managed-attach-detach is enough), csi-attacher attaches.
-    await createPod('writer', 'node-a', 'data');
+    await steps.createPod('writer', 'node-a', 'data');
     const vaName = attachmentName(handle, DRIVER, 'node-a');
     const va = await waitFor(
       async () => {
@@ -241,7 +103,7 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
         return got?.status?.attached === true ? got : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 100, what: `VolumeAttachment ${vaName} attached` },
-    ).catch(failWithLogs('csi-attacher', 'controller'));
+    ).catch(steps.failWithLogs('csi-attacher', 'controller'));
     expect(va.spec).toMatchObject({
       nodeName: 'node-a',
       source: { persistentVolumeName: pv.metadata.name },
@@ -255,7 +117,7 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
     );
 
     // 3. Staged and published at kubelet's paths; the data goes through the mounted file system.
-    const first = await published('node-a', 'writer');
+    const first = await steps.published('node-a', 'writer');
     const kubeletDir = harness.node('node-a').kubeletDir;
     const volumeSha = createHash('sha256').update(handle).digest('hex');
     expect(first.stagingPath).toBe(
@@ -278,7 +140,7 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
     writeFileSync(join(first.targetPath, 'payload.bin'), payload);
     expect(readFileSync(join(first.targetPath, 'payload.bin')).equals(payload)).toBe(true);
     const attached = await waitFor(
-      async () => (await claimEvents('data')).find((e) => e.reason === 'VolumeAttached'),
+      async () => (await steps.events('data')).find((e) => e.reason === 'VolumeAttached'),
       { timeoutMs: 10_000, intervalMs: 100, what: 'the VolumeAttached event' },
     );
     expect(attached.message).toContain('Attached to node node-a');
@@ -296,24 +158,24 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
     ]);
 
     // 5. A second pod: attached again, staged without formatting, and the data is there.
-    await createPod('reader', 'node-a', 'data');
-    const second = await published('node-a', 'reader');
+    await steps.createPod('reader', 'node-a', 'data');
+    const second = await steps.published('node-a', 'reader');
     expect(readFileSync(join(second.targetPath, 'payload.bin')).equals(payload)).toBe(true);
     await deletePodAndWaitDetached('reader', pv, 'node-a');
 
     // 6. Deleting the claim deletes the PV (reclaim Delete) and, through DeleteVolume, the disk.
-    await deleteClaim('data', pv);
+    await steps.deleteClaim('data', pv);
     expect(harness.rds.emulator.exports().find((e) => e.nqn.endsWith(handle))).toBeUndefined();
     expect(harness.rds.emulator.state().disks.find((d) => d.slot === disk?.slot)).toBeUndefined();
     expect(harness.leftovers()).toEqual({ mounts: [], loopDevices: [] });
   }, 240_000);
 
   it('refuses a second node an RWO volume: the VolumeAttachment carries the error, the PVC an AttachmentConflict event', async () => {
-    await createClaim('shared', 'node-a');
-    const pv = await boundVolume('shared');
+    await steps.createClaim('shared', { node: 'node-a' });
+    const pv = await steps.boundVolume('shared');
     const handle = pv.spec.csi.volumeHandle;
-    await createPod('holder', 'node-a', 'shared');
-    const holding = await published('node-a', 'holder');
+    await steps.createPod('holder', 'node-a', 'shared');
+    const holding = await steps.published('node-a', 'holder');
 
     // The attach-detach controller refuses a second attachment of an RWO volume itself
     // (Multi-Attach error on the pod), so the second node's VolumeAttachment is created here the
@@ -328,12 +190,12 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
         return got.status?.attachError?.message !== undefined ? got : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 100, what: `an attachError on ${vaName}` },
-    ).catch(failWithLogs('csi-attacher', 'controller'));
+    ).catch(steps.failWithLogs('csi-attacher', 'controller'));
     expect(refused.status?.attached).not.toBe(true);
     expect(refused.status?.attachError?.message).toMatch(/FailedPrecondition/);
     expect(refused.status?.attachError?.message).toContain('node-a');
     const conflict = await waitFor(
-      async () => (await claimEvents('shared')).find((e) => e.reason === 'AttachmentConflict'),
+      async () => (await steps.events('shared')).find((e) => e.reason === 'AttachmentConflict'),
       { timeoutMs: 10_000, intervalMs: 100, what: 'the AttachmentConflict event' },
     );
     expect(conflict.type).toBe('Warning');
@@ -347,7 +209,7 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
         (await harness.api.find(`/apis/storage.k8s.io/v1/volumeattachments/${vaName}`)) ===
         undefined,
       { timeoutMs: 30_000, intervalMs: 100, what: `${vaName} deleted` },
-    ).catch(failWithLogs('csi-attacher', 'controller'));
+    ).catch(steps.failWithLogs('csi-attacher', 'controller'));
     const holder = await harness.api.get<VolumeAttachment>(
       `/apis/storage.k8s.io/v1/volumeattachments/${attachmentName(handle, DRIVER, 'node-a')}`,
     );
@@ -356,15 +218,19 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
     expect(harness.node('node-b').kubelet.calls).toEqual([]);
 
     await deletePodAndWaitDetached('holder', pv, 'node-a');
-    await deleteClaim('shared', pv);
+    await steps.deleteClaim('shared', pv);
   }, 120_000);
 
   it('grows a published xfs volume online: csi-resizer expands the disk, the node grows the file system', async () => {
     // xfs, not ext4: ext4's online resize needs CAP_SYS_RESOURCE, which the test machines lack.
-    await createClaim('grow', 'node-a', '512Mi', STORAGE_CLASS_XFS);
-    const pv = await boundVolume('grow');
-    await createPod('app', 'node-a', 'grow');
-    const publication = await published('node-a', 'app');
+    await steps.createClaim('grow', {
+      node: 'node-a',
+      storage: '512Mi',
+      storageClass: STORAGE_CLASS_XFS,
+    });
+    const pv = await steps.boundVolume('grow');
+    await steps.createPod('app', 'node-a', 'grow');
+    const publication = await steps.published('node-a', 'app');
     const before = statfsSync(publication.targetPath);
     expect(before.blocks * before.bsize).toBeLessThan(512 * 2 ** 20);
 
@@ -379,7 +245,7 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
         return claim.status?.capacity?.['storage'] === '1Gi' ? claim : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 100, what: 'claim grow at 1Gi' },
-    ).catch(failWithLogs('csi-resizer', 'controller', 'node-a'));
+    ).catch(steps.failWithLogs('csi-resizer', 'controller', 'node-a'));
     expect(grown.status?.capacity).toEqual({ storage: '1Gi' });
     const resized = await harness.api.get<PersistentVolume>(
       `/api/v1/persistentvolumes/${pv.metadata.name}`,
@@ -394,19 +260,19 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
     expect(harness.node('node-a').kubelet.calls).toContain(
       `NodeExpandVolume ${pv.spec.csi.volumeHandle}`,
     );
-    const resizeEvents = (await claimEvents('grow')).map((e) => e.reason);
+    const resizeEvents = (await steps.events('grow')).map((e) => e.reason);
     // The controller part is done, the node part is left to kubelet (the stand-in here).
     expect(resizeEvents).toEqual(expect.arrayContaining(['Resizing', 'FileSystemResizeRequired']));
 
     await deletePodAndWaitDetached('app', pv, 'node-a');
-    await deleteClaim('grow', pv);
+    await steps.deleteClaim('grow', pv);
   }, 120_000);
 
   it('snapshots a volume through the snapshot controller and csi-snapshotter, and restores it into a new claim', async () => {
-    await createClaim('origin', 'node-a');
-    const pv = await boundVolume('origin');
-    await createPod('origin-writer', 'node-a', 'origin');
-    const source = await published('node-a', 'origin-writer');
+    await steps.createClaim('origin', { node: 'node-a' });
+    const pv = await steps.boundVolume('origin');
+    await steps.createPod('origin-writer', 'node-a', 'origin');
+    const source = await steps.published('node-a', 'origin-writer');
     const payload = randomBytes(32 * 1024);
     writeFileSync(join(source.targetPath, 'snap.bin'), payload);
     // Quiesce, as an application-consistent snapshot would: the pod goes, the file system is
@@ -430,7 +296,7 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
         return got.status?.readyToUse === true ? got : undefined;
       },
       { timeoutMs: 60_000, intervalMs: 100, what: 'VolumeSnapshot snap ready' },
-    ).catch(failWithLogs('snapshot-controller', 'csi-snapshotter', 'controller'));
+    ).catch(steps.failWithLogs('snapshot-controller', 'csi-snapshotter', 'controller'));
     const contentName = ready.status?.boundVolumeSnapshotContentName ?? '';
     const content = await harness.api.get<VolumeSnapshotContent>(
       `/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents/${contentName}`,
@@ -454,14 +320,14 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
         dataSource: { apiGroup: 'snapshot.storage.k8s.io', kind: 'VolumeSnapshot', name: 'snap' },
       },
     });
-    const restoredPv = await boundVolume('restored');
+    const restoredPv = await steps.boundVolume('restored');
     expect(restoredPv.spec.csi.volumeHandle).not.toBe(pv.spec.csi.volumeHandle);
-    await createPod('restore-reader', 'node-a', 'restored');
-    const restored = await published('node-a', 'restore-reader');
+    await steps.createPod('restore-reader', 'node-a', 'restored');
+    const restored = await steps.published('node-a', 'restore-reader');
     expect(readFileSync(join(restored.targetPath, 'snap.bin')).equals(payload)).toBe(true);
 
     await deletePodAndWaitDetached('restore-reader', restoredPv, 'node-a');
-    await deleteClaim('restored', restoredPv);
+    await steps.deleteClaim('restored', restoredPv);
     await harness.api.delete(
       `/apis/snapshot.storage.k8s.io/v1/namespaces/${NS}/volumesnapshots/snap`,
     );
@@ -471,8 +337,8 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
           `/apis/snapshot.storage.k8s.io/v1/volumesnapshotcontents/${contentName}`,
         )) === undefined,
       { timeoutMs: 60_000, intervalMs: 100, what: `content ${contentName} deleted` },
-    ).catch(failWithLogs('snapshot-controller', 'csi-snapshotter', 'controller'));
-    await deleteClaim('origin', pv);
+    ).catch(steps.failWithLogs('snapshot-controller', 'csi-snapshotter', 'controller'));
+    await steps.deleteClaim('origin', pv);
     expect(harness.rds.emulator.state().disks).toEqual([]);
     expect(harness.leftovers()).toEqual({ mounts: [], loopDevices: [] });
   }, 180_000);
