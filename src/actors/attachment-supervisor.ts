@@ -97,6 +97,8 @@ export class AttachmentSupervisor {
   private readonly machine: VolumeAttachmentMachine;
   private readonly volumes = new Map<string, VolumeActor>();
   private readonly queue = new KeyedQueue();
+  /** Volumes whose timer-driven change could not be written: the next reconcile pass writes it. */
+  private readonly unrecorded = new Set<string>();
   private readonly stateCounts = new Map<string, number>();
   /** The supervisor's own states, an XState actor too (supervisor-lifecycle.ts). */
   private readonly lifecycle = createActor(supervisorLifecycle).start();
@@ -287,14 +289,36 @@ export class AttachmentSupervisor {
 
   /**
    * Direction B of reconciliation: records in the store with no actor are adopted, actors whose
-   * record went missing are written again. Returns the volumes it changed.
+   * record went missing are written again, and so are timer-driven changes (grace expired, stale
+   * cleared, migration timed out) whose write failed. Returns the volumes it changed.
    */
   async syncWithStore(records: ReadonlyMap<string, PersistedAttachment>): Promise<string[]> {
     const changed: string[] = [];
+    // `records` was read before these writes: a volume written here is not adopted from it again.
+    const written = new Set<string>();
+    for (const volumeId of [...this.unrecorded]) {
+      await this.queue.run(volumeId, async () => {
+        const entry = this.volumes.get(volumeId);
+        if (!this.unrecorded.has(volumeId) || entry === undefined) {
+          this.unrecorded.delete(volumeId);
+          return;
+        }
+        try {
+          await this.persist(volumeId, entry, this.recordOf(entry));
+          changed.push(volumeId);
+          written.add(volumeId);
+        } catch (error) {
+          this.options.log.warn('a timed attachment change still cannot be recorded; next pass', {
+            volumeId,
+            error: describeError(error),
+          });
+        }
+      });
+    }
     for (const [volumeId, record] of records) {
-      if (this.volumes.has(volumeId)) continue;
+      if (this.volumes.has(volumeId) || written.has(volumeId)) continue;
       await this.queue.run(volumeId, () => {
-        if (this.volumes.has(volumeId)) return Promise.resolve();
+        if (this.volumes.has(volumeId) || written.has(volumeId)) return Promise.resolve();
         try {
           this.volumes.set(volumeId, this.restore(volumeId, record));
           changed.push(volumeId);
@@ -448,6 +472,7 @@ export class AttachmentSupervisor {
     const stamped =
       record === undefined ? undefined : { ...record, savedAt: this.options.clock.now() };
     await this.options.store.save(volumeId, stamped);
+    this.unrecorded.delete(volumeId);
     entry.durable = stamped;
     if (stamped === undefined) this.drop(volumeId);
     this.publishStateCounts(entry);
@@ -546,6 +571,7 @@ export class AttachmentSupervisor {
           try {
             await this.persist(volumeId, entry, record);
           } catch (error) {
+            this.unrecorded.add(volumeId);
             this.options.log.warn(
               'could not record a timed attachment change; the reconciler retries',
               {

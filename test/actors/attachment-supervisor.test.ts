@@ -154,6 +154,41 @@ describe('AttachmentSupervisor', () => {
     expect(supervisor.stateOf('pvc-1').state).toBe('attached');
   });
 
+  it('a timed change whose write failed is written by the next reconcile sync, and not re-adopted from the old record', async () => {
+    const inner = new Map<string, PersistedAttachment>();
+    let failing = false;
+    const store: AttachmentStore = {
+      loadAll: () => Promise.resolve(new Map(inner)),
+      save: (id, record) => {
+        if (failing) return Promise.reject(new Error('the API server did not answer'));
+        if (record === undefined) inner.delete(id);
+        else inner.set(id, record);
+        return Promise.resolve();
+      },
+    };
+    const { make, clock } = world(store);
+    const supervisor = make(store);
+    await supervisor.rebuild();
+    await supervisor.publish(rwo('a'));
+    await supervisor.unpublish('pvc-1', 'a');
+    expect(inner.get('pvc-1')?.state).toBe('grace');
+    failing = true;
+    clock.increment(GRACE);
+    await new Promise((resolve) => setImmediate(resolve));
+    // The grace period ended in memory, but the record still says grace.
+    expect(supervisor.stateOf('pvc-1').state).toBe('detached');
+    expect(inner.get('pvc-1')?.state).toBe('grace');
+    // A pass while writes still fail changes nothing and keeps it pending.
+    expect(await supervisor.syncWithStore(await store.loadAll())).toEqual([]);
+    expect(inner.get('pvc-1')?.state).toBe('grace');
+    failing = false;
+    expect(await supervisor.syncWithStore(await store.loadAll())).toEqual(['pvc-1']);
+    expect(inner.has('pvc-1')).toBe(false);
+    expect(supervisor.stateOf('pvc-1').state).toBe('detached');
+    // Written once: the next pass has nothing to do.
+    expect(await supervisor.syncWithStore(await store.loadAll())).toEqual([]);
+  });
+
   it('a refused publish writes nothing: it answers the conflict even while writes fail', async () => {
     // The API-server outage (test/chaos/apiserver-outage.test.ts): the refusal needs no write, so
     // the attacher is told FAILED_PRECONDITION (final), not UNAVAILABLE, and the record keeps no
