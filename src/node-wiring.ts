@@ -2,6 +2,7 @@
 // transport the config names (nvme-cli, or loop devices over the emulator's export table), the
 // filesystem and mount helpers, and the NodeVolumes they serve.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import type { Config } from './config.js';
 import { describeError } from './errors.js';
@@ -49,9 +50,14 @@ export function createNodeSide({
   const mounts = new ProcMountTable();
   const devices = new BlockDevices();
   // Runs beside the first RPCs: it only reads, unless enabled, and then only orphans.
-  void sweepOrphans({ transport, mounts, devices, log, mode: config.orphanSweep }).catch(
-    (error: unknown) => log.error('orphan sweep failed', { error: describeError(error) }),
-  );
+  void sweepOrphans({
+    transport,
+    mounts,
+    devices,
+    log,
+    mode: config.orphanSweep,
+    blockPublishRoot: join(config.kubeletDir, 'plugins', 'kubernetes.io', 'csi', 'volumeDevices'),
+  }).catch((error: unknown) => log.error('orphan sweep failed', { error: describeError(error) }));
   const events =
     kubeConfig === undefined
       ? undefined

@@ -1,7 +1,7 @@
 // block-devices.ts: device numbers and in-use facts read from sysfs, the kernel's own view. Mounts
 // are compared by device number (mountinfo's major:minor), never by /dev path, which changes
 // when NVMe controllers renumber (field-lessons #17).
-import { readFile, readdir, readlink } from 'node:fs/promises';
+import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
 export class BlockDevices {
@@ -49,6 +49,48 @@ export class BlockDevices {
   async loopsBackedBy(device: string): Promise<string[]> {
     return [...(await loopBackings(this.sysfs))].filter(([, f]) => f === device).map(([d]) => d);
   }
+
+  /**
+   * Block device nodes of device `number` (`major:minor`) under `root`: the nodes NodePublish
+   * made for raw block volumes (kubelet's volumeDevices/publish/<pv>/<pod>). Symlinks are not
+   * followed; the walk stops at `maxDepth` levels and `maxEntries` entries (then says so).
+   */
+  async nodesUnder(
+    root: string,
+    number: string,
+    { maxDepth = 6, maxEntries = 50_000 } = {},
+  ): Promise<{ nodes: string[]; complete: boolean }> {
+    const nodes: string[] = [];
+    let seen = 0;
+    let complete = true;
+    const walk = async (dir: string, depth: number): Promise<void> => {
+      for (const name of await listDir(dir)) {
+        if (++seen > maxEntries) {
+          complete = false;
+          return;
+        }
+        const path = join(dir, name);
+        const info = await lstat(path).catch(() => undefined);
+        if (info === undefined) continue;
+        if (info.isBlockDevice() && deviceNumberOf(info.rdev) === number) nodes.push(path);
+        else if (info.isDirectory()) {
+          if (depth < maxDepth) await walk(path, depth + 1);
+          else complete = false;
+        }
+      }
+    };
+    await walk(root, 1);
+    return { nodes, complete };
+  }
+}
+
+/** `major:minor` from a stat rdev (Linux encoding). */
+export function deviceNumberOf(rdev: number): string {
+  const high = Math.floor(rdev / 2 ** 32);
+  const low = rdev >>> 0;
+  const major = ((low >>> 8) & 0xfff) | ((high & 0xfffff000) >>> 0);
+  const minor = (low & 0xff) | ((low >>> 12) & 0xfff00);
+  return `${major}:${minor}`;
 }
 
 /** The entries of a directory; none when it cannot be read (absent in sysfs means "not there"). */

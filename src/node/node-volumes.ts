@@ -28,7 +28,7 @@ import type {
   VolumeEventSink,
   VolumeStats,
 } from '../ports.js';
-import type { BlockDevices } from './block-devices.js';
+import { deviceNumberOf, type BlockDevices } from './block-devices.js';
 import type { CommandRunner } from './exec.js';
 import { firstLine } from './exec.js';
 import type { HostFilesystems } from './filesystem.js';
@@ -444,13 +444,4 @@ export class NodeVolumes implements NodeVolumeOperations {
       );
     }
   }
-}
-
-/** `major:minor` from a stat rdev (Linux encoding). */
-export function deviceNumberOf(rdev: number): string {
-  const high = Math.floor(rdev / 2 ** 32);
-  const low = rdev >>> 0;
-  const major = ((low >>> 8) & 0xfff) | ((high & 0xfffff000) >>> 0);
-  const minor = (low & 0xff) | ((low >>> 12) & 0xfff00);
-  return `${major}:${minor}`;
 }

@@ -5,7 +5,9 @@
 // A connection is an orphan only when every independent signal agrees (field-lessons #2): its
 // NQN is under the managed prefix (the transport refuses others anyway, #4); its device is not
 // mounted anywhere; no device is stacked on it; no loop device is backed by it (kubelet holds
-// published block volumes open that way); and no process has it open.
+// published block volumes open that way); no raw block device node of it lies under kubelet's
+// volumeDevices directory (a published block volume whose kubelet made no loop device); and no
+// process has it open.
 import { describeError } from '../errors.js';
 import type { Logger, MountTable } from '../ports.js';
 import type { BlockDevices } from './block-devices.js';
@@ -19,6 +21,8 @@ export interface OrphanSweepOptions {
   readonly devices: BlockDevices;
   readonly log: Logger;
   readonly mode: OrphanSweepMode;
+  /** Where NodePublish makes raw block device nodes: <kubelet-dir>/plugins/kubernetes.io/csi/volumeDevices. */
+  readonly blockPublishRoot?: string;
 }
 
 export interface SweepResult {
@@ -82,6 +86,14 @@ async function inUse(
   if (holders.length > 0) return `held by ${holders.join(', ')}`;
   const loops = await options.devices.loopsBackedBy(device);
   if (loops.length > 0) return `backs ${loops.join(', ')}`;
+  if (options.blockPublishRoot !== undefined && number !== undefined) {
+    const published = await options.devices.nodesUnder(options.blockPublishRoot, number);
+    if (published.nodes.length > 0)
+      return `published as a block device at ${published.nodes.join(', ')}`;
+    // Not every node could be looked at: it may be published; keep it (fail safe).
+    if (!published.complete)
+      return `${options.blockPublishRoot} is too large to check for block device nodes of it`;
+  }
   const openers = await options.devices.openers(device, -1);
   if (openers.length > 0) return `open in process ${openers.join(', ')}`;
   return undefined;

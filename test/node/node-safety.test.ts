@@ -10,7 +10,7 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -334,7 +334,7 @@ describe('node safety', () => {
   it('the orphan sweep disconnects only managed connections that nothing uses, and only when enabled', async () => {
     const dir = tempDir('safety-');
     cleanups.push(() => dir.remove());
-    const slots = ['pvc-orphan', 'pvc-mounted', 'pvc-open', 'host-disk'];
+    const slots = ['pvc-orphan', 'pvc-mounted', 'pvc-open', 'pvc-block', 'host-disk'];
     const table = exportsWith(dir, slots);
     const { transport, volumes } = node(table, new RecordingRunner());
     for (const slot of slots)
@@ -352,6 +352,16 @@ describe('node safety', () => {
       'r',
     );
     cleanups.push(() => closeSync(held));
+    // A raw block volume published as NodePublish does it: a device node at kubelet's target, with
+    // no loop device of kubelet's and nobody holding it open (a pod that has not opened it yet).
+    const blockRoot = join(dir.path, 'kubelet/plugins/kubernetes.io/csi/volumeDevices');
+    const target = join(blockRoot, 'publish/pv-block/0f4c7d1e-pod');
+    mkdirSync(dirname(target), { recursive: true });
+    const blockDevice = (await transport.devicePath(`${MIKROTIK_NQN_PREFIX}pvc-block`)) ?? '';
+    const [major = '', minor = ''] = ((await new BlockDevices().number(blockDevice)) ?? '').split(
+      ':',
+    );
+    execFileSync('mknod', ['-m', '0660', target, 'b', major, minor]);
     const sweep = (mode: 'dry-run' | 'enabled') =>
       sweepOrphans({
         transport,
@@ -359,6 +369,7 @@ describe('node safety', () => {
         devices: new BlockDevices(),
         log: captureLog().logger,
         mode,
+        blockPublishRoot: blockRoot,
       });
 
     const dry = await sweep('dry-run');
@@ -369,15 +380,17 @@ describe('node safety', () => {
       [`${MIKROTIK_NQN_PREFIX}pvc-open`]: expect.stringMatching(
         new RegExp(`^open in process ${String(process.pid)} \\(.+\\)$`),
       ) as unknown,
+      [`${MIKROTIK_NQN_PREFIX}pvc-block`]: `published as a block device at ${target}`,
     });
-    expect(loopsUnder(dir.path)).toHaveLength(4);
+    expect(loopsUnder(dir.path)).toHaveLength(5);
 
     const enabled = await sweep('enabled');
     expect(enabled.disconnected).toEqual([`${MIKROTIK_NQN_PREFIX}pvc-orphan`]);
     expect(await transport.devicePath(`${MIKROTIK_NQN_PREFIX}pvc-orphan`)).toBeUndefined();
     // The host's own disk (outside the managed prefix) was never a candidate.
     expect(await transport.devicePath(`${MIKROTIK_NQN_PREFIX}host-disk`)).toBeDefined();
-    expect(loopsUnder(dir.path)).toHaveLength(3);
+    expect(await transport.devicePath(`${MIKROTIK_NQN_PREFIX}pvc-block`)).toBe(blockDevice);
+    expect(loopsUnder(dir.path)).toHaveLength(4);
   });
 
   it('does not disconnect a device another process holds open, and says which one', async () => {
