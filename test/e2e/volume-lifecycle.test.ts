@@ -145,6 +145,19 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
     );
     expect(attached.message).toContain('Attached to node node-a');
 
+    // 3b. The controller and node-a's plugin crash (SIGKILL) while the pod uses the volume. The
+    //     mounts and the attachment stay, the new node plugin's orphan sweep keeps the connection,
+    //     and the teardown below runs against the new processes.
+    await harness.restartController();
+    await harness.restartNode('node-a');
+    expect(mountPoints().has(first.targetPath)).toBe(true);
+    expect(readFileSync(join(first.targetPath, 'payload.bin')).equals(payload)).toBe(true);
+    const afterCrash = await harness.api.get<VolumeAttachment>(
+      `/apis/storage.k8s.io/v1/volumeattachments/${vaName}`,
+    );
+    expect(afterCrash.status?.attached).toBe(true);
+    expect(harness.logTail('node-a', 400)).not.toContain('orphaned connection');
+
     // 4. The pod goes: unpublished, unstaged, no longer in use, detached (VolumeAttachment gone).
     await deletePodAndWaitDetached('writer', pv, 'node-a');
     expect(mountPoints().has(first.targetPath)).toBe(false);
@@ -304,6 +317,8 @@ describe('end to end: the driver with the kubernetes-csi sidecars and kube-contr
     expect(content.spec.driver).toBe(DRIVER);
     expect(content.status?.snapshotHandle).toBeTruthy();
     expect(ready.status?.restoreSize).toBe('256Mi');
+    // A controller crash between the snapshot and the restore: the snapshot is found by its ID.
+    await harness.restartController();
 
     // Restored: csi-provisioner passes the snapshot as the content source of CreateVolume.
     await harness.api.create(`/api/v1/namespaces/${NS}/persistentvolumeclaims`, {
