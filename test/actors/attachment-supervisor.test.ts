@@ -81,6 +81,23 @@ function persisted(path: string): Record<string, PersistedAttachment> {
   ).volumes;
 }
 
+/** An in-memory attachment store whose writes fail (with `message`) while `flaky.failing` is set. */
+function flakyStore(message: string, failing = false) {
+  const inner = new Map<string, PersistedAttachment>();
+  const flaky = { failing, saves: 0 };
+  const store: AttachmentStore = {
+    loadAll: () => Promise.resolve(new Map(inner)),
+    save: (id, record) => {
+      flaky.saves++;
+      if (flaky.failing) return Promise.reject(new Error(message));
+      if (record === undefined) inner.delete(id);
+      else inner.set(id, record);
+      return Promise.resolve();
+    },
+  };
+  return { inner, flaky, store };
+}
+
 describe('AttachmentSupervisor', () => {
   it('attaches, refuses a second RWO node with an event, and persists before answering', async () => {
     const { make, path, rec } = world();
@@ -125,19 +142,9 @@ describe('AttachmentSupervisor', () => {
   });
 
   it('a failed write answers UNAVAILABLE and changes nothing', async () => {
-    let failing = true;
-    const inner = new Map<string, PersistedAttachment>();
-    const flaky: AttachmentStore = {
-      loadAll: () => Promise.resolve(new Map(inner)),
-      save: (id, record) => {
-        if (failing) return Promise.reject(new Error('etcd unavailable'));
-        if (record === undefined) inner.delete(id);
-        else inner.set(id, record);
-        return Promise.resolve();
-      },
-    };
-    const { make, rec } = world(flaky);
-    const supervisor = make(flaky);
+    const { flaky, store } = flakyStore('etcd unavailable', true);
+    const { make, rec } = world(store);
+    const supervisor = make(store);
     await supervisor.rebuild();
     const error = await supervisor.publish(rwo('a')).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RdsUnavailableError);
@@ -146,33 +153,23 @@ describe('AttachmentSupervisor', () => {
     );
     expect(supervisor.stateOf('pvc-1').state).toBe('detached');
     expect(rec.events).toEqual([]); // no event for what did not happen
-    failing = false;
+    flaky.failing = false;
     await supervisor.publish(rwo('b'));
     expect(supervisor.nodesOf('pvc-1')).toEqual(['b']);
-    failing = true;
+    flaky.failing = true;
     await expect(supervisor.unpublish('pvc-1', 'b')).rejects.toBeInstanceOf(RdsUnavailableError);
     expect(supervisor.stateOf('pvc-1').state).toBe('attached');
   });
 
   it('a timed change whose write failed is written by the next reconcile sync, and not re-adopted from the old record', async () => {
-    const inner = new Map<string, PersistedAttachment>();
-    let failing = false;
-    const store: AttachmentStore = {
-      loadAll: () => Promise.resolve(new Map(inner)),
-      save: (id, record) => {
-        if (failing) return Promise.reject(new Error('the API server did not answer'));
-        if (record === undefined) inner.delete(id);
-        else inner.set(id, record);
-        return Promise.resolve();
-      },
-    };
+    const { inner, flaky, store } = flakyStore('the API server did not answer');
     const { make, clock } = world(store);
     const supervisor = make(store);
     await supervisor.rebuild();
     await supervisor.publish(rwo('a'));
     await supervisor.unpublish('pvc-1', 'a');
     expect(inner.get('pvc-1')?.state).toBe('grace');
-    failing = true;
+    flaky.failing = true;
     clock.increment(GRACE);
     await new Promise((resolve) => setImmediate(resolve));
     // The grace period ended in memory, but the record still says grace.
@@ -181,7 +178,7 @@ describe('AttachmentSupervisor', () => {
     // A pass while writes still fail changes nothing and keeps it pending.
     expect(await supervisor.syncWithStore(await store.loadAll())).toEqual([]);
     expect(inner.get('pvc-1')?.state).toBe('grace');
-    failing = false;
+    flaky.failing = false;
     expect(await supervisor.syncWithStore(await store.loadAll())).toEqual(['pvc-1']);
     expect(inner.has('pvc-1')).toBe(false);
     expect(supervisor.stateOf('pvc-1').state).toBe('detached');
@@ -193,36 +190,24 @@ describe('AttachmentSupervisor', () => {
     // The API-server outage (test/chaos/apiserver-outage.test.ts): the refusal needs no write, so
     // the attacher is told FAILED_PRECONDITION (final), not UNAVAILABLE, and the record keeps no
     // trace of the refused node.
-    const inner = new Map<string, PersistedAttachment>();
-    let saves = 0;
-    let failing = false;
-    const store: AttachmentStore = {
-      loadAll: () => Promise.resolve(new Map(inner)),
-      save: (id, record) => {
-        saves++;
-        if (failing) return Promise.reject(new Error('the API server did not answer'));
-        if (record === undefined) inner.delete(id);
-        else inner.set(id, record);
-        return Promise.resolve();
-      },
-    };
+    const { inner, flaky, store } = flakyStore('the API server did not answer');
     const { make, rec } = world(store);
     const supervisor = make(store);
     await supervisor.rebuild();
     await supervisor.publish(rwo('a'));
-    const written = saves;
+    const written = flaky.saves;
     const refused = await supervisor.publish(rwo('b')).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(AttachmentConflictError);
-    expect(saves).toBe(written);
+    expect(flaky.saves).toBe(written);
     expect(inner.get('pvc-1')?.readOnly).toEqual({ a: false });
-    failing = true;
+    flaky.failing = true;
     const during = await supervisor
       .publish({ ...rwo('b'), readOnly: true })
       .catch((e: unknown) => e);
     expect(during).toBeInstanceOf(AttachmentConflictError);
-    expect(saves).toBe(written);
+    expect(flaky.saves).toBe(written);
     expect(rec.events.filter((e) => e.startsWith('Warning AttachmentConflict'))).toHaveLength(2);
-    failing = false;
+    flaky.failing = false;
     await supervisor.unpublish('pvc-1', 'a');
     // b takes it over read-only within the grace period: nothing recorded for b stands in the way.
     await supervisor.publish({ ...rwo('b'), readOnly: true });
