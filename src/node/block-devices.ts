@@ -51,16 +51,15 @@ export class BlockDevices {
   }
 
   /**
-   * Block device nodes of device `number` (`major:minor`) under `root`: the nodes NodePublish
-   * made for raw block volumes (kubelet's volumeDevices/publish/<pv>/<pod>). Symlinks are not
-   * followed; the walk stops at `maxDepth` levels and `maxEntries` entries (then says so).
+   * Block device nodes under `root` by device number (`major:minor`): the nodes NodePublish made
+   * for raw block volumes (kubelet's volumeDevices/publish/<pv>/<pod>). Symlinks are not followed;
+   * the walk stops at `maxDepth` levels and `maxEntries` entries (then says so).
    */
   async nodesUnder(
     root: string,
-    number: string,
     { maxDepth = 6, maxEntries = 50_000 } = {},
-  ): Promise<{ nodes: string[]; complete: boolean }> {
-    const nodes: string[] = [];
+  ): Promise<{ nodes: Map<string, string[]>; complete: boolean }> {
+    const nodes = new Map<string, string[]>();
     let seen = 0;
     let complete = true;
     const walk = async (dir: string, depth: number): Promise<void> => {
@@ -72,8 +71,10 @@ export class BlockDevices {
         const path = join(dir, name);
         const info = await lstat(path).catch(() => undefined);
         if (info === undefined) continue;
-        if (info.isBlockDevice() && deviceNumberOf(info.rdev) === number) nodes.push(path);
-        else if (info.isDirectory()) {
+        if (info.isBlockDevice()) {
+          const number = deviceNumberOf(info.rdev);
+          nodes.set(number, [...(nodes.get(number) ?? []), path]);
+        } else if (info.isDirectory()) {
           if (depth < maxDepth) await walk(path, depth + 1);
           else complete = false;
         }

@@ -36,10 +36,16 @@ export async function sweepOrphans(options: OrphanSweepOptions): Promise<SweepRe
   const result: SweepResult = { orphans: [], disconnected: [], inUse: {} };
   if (options.mode === 'off') return result;
   const table = await options.mounts.all();
-  for (const nqn of await options.transport.connected()) {
+  const connected = await options.transport.connected();
+  // One walk for every connection (not one per connection).
+  const published =
+    options.blockPublishRoot === undefined || connected.length === 0
+      ? undefined
+      : await options.devices.nodesUnder(options.blockPublishRoot);
+  for (const nqn of connected) {
     const device = await options.transport.devicePath(nqn);
     if (device === undefined) continue;
-    const why = await inUse(options, device, table);
+    const why = await inUse(options, device, table, published);
     if (why !== undefined) {
       result.inUse[nqn] = why;
       continue;
@@ -78,6 +84,7 @@ async function inUse(
   options: OrphanSweepOptions,
   device: string,
   table: Awaited<ReturnType<MountTable['all']>>,
+  published: Awaited<ReturnType<BlockDevices['nodesUnder']>> | undefined,
 ): Promise<string | undefined> {
   const number = await options.devices.number(device);
   const mounted = table.find((e) => e.device === number);
@@ -86,10 +93,9 @@ async function inUse(
   if (holders.length > 0) return `held by ${holders.join(', ')}`;
   const loops = await options.devices.loopsBackedBy(device);
   if (loops.length > 0) return `backs ${loops.join(', ')}`;
-  if (options.blockPublishRoot !== undefined && number !== undefined) {
-    const published = await options.devices.nodesUnder(options.blockPublishRoot, number);
-    if (published.nodes.length > 0)
-      return `published as a block device at ${published.nodes.join(', ')}`;
+  if (published !== undefined && number !== undefined) {
+    const nodes = published.nodes.get(number) ?? [];
+    if (nodes.length > 0) return `published as a block device at ${nodes.join(', ')}`;
     // Not every node could be looked at: it may be published; keep it (fail safe).
     if (!published.complete)
       return `${options.blockPublishRoot} is too large to check for block device nodes of it`;
