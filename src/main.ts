@@ -231,10 +231,11 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
         eventMetrics: eventMetrics(metrics),
       })
     : undefined;
-  const topology =
+  // The segment the Identity, Controller and Node services share; none with --topology none.
+  const topologyDeps =
     config.topology === 'none'
-      ? undefined
-      : { key: topologyKey(config.driverName), value: config.topology };
+      ? {}
+      : { topology: { key: topologyKey(config.driverName), value: config.topology } };
   const services: CsiServices = {
     identity: createIdentityService({
       ...rpc,
@@ -242,7 +243,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
       version,
       servesController,
       health,
-      ...(topology !== undefined ? { topology } : {}),
+      ...topologyDeps,
     }),
     ...(backend !== undefined
       ? {
@@ -262,7 +263,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
                   },
                 }
               : {}),
-            ...(topology !== undefined ? { topology } : {}),
+            ...topologyDeps,
             defaults: {
               volumePath: config.volumePath,
               nvmeAddress: deps.rds?.nvmeAddress,
@@ -280,7 +281,7 @@ export async function startDriver(config: Config, deps: DriverDeps): Promise<Dri
             maxVolumesPerNode: config.maxVolumesPerNode,
             volumes: nodeSide.volumes,
             kubeletDir: config.kubeletDir,
-            ...(topology !== undefined ? { topology } : {}),
+            ...topologyDeps,
           }),
         }
       : {}),
