@@ -18,6 +18,7 @@ import {
   TEST_PASSWORD,
   type EmulatorFixture,
 } from '../helpers/emulator-fixture.js';
+import { parseMetrics } from '../helpers/metrics-text.js';
 import { DriverProcess } from './driver-process.js';
 
 export const RWO: VolumeCapability = {
@@ -79,17 +80,6 @@ function httpText(url: string): Promise<{ status: number; body: string }> {
     req.on('timeout', () => req.destroy(new Error(`timeout reading ${url}`)));
     req.on('error', reject);
   });
-}
-
-/** Prometheus text -> `name{labels}` -> value (labels as the registry prints them). */
-export function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const cut = line.lastIndexOf(' ');
-    out.set(line.slice(0, cut), Number(line.slice(cut + 1)));
-  }
-  return out;
 }
 
 export class OutageController {

@@ -23,6 +23,7 @@ import { emulatorFixture, type EmulatorFixture } from '../helpers/emulator-fixtu
 import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { sample } from '../helpers/metrics-text.js';
 
 const DRIVER = 'rds.csi.srvlab.io';
 const DIR = '/storage-pool/metal-csi';
@@ -97,11 +98,6 @@ async function startController(argv: string[]): Promise<Controller> {
 async function get(driver: Driver, path: string): Promise<{ status: number; body: string }> {
   const response = await fetch(`http://${driver.httpAddress ?? ''}${path}`);
   return { status: response.status, body: await response.text() };
-}
-
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 function orphanAudit(driver: Driver) {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { startHarness, type Harness } from './harness.js';
-import { Steps, readBlock, sample, writeBlock } from './steps.js';
+import { Steps, readBlock, writeBlock } from './steps.js';
 
 const MIB = 2 ** 20;
 let harness: Harness;
@@ -25,13 +25,9 @@ afterAll(async () => {
   await harness?.stop();
 }, 120_000);
 
-async function controllerMetric(name: string, labels = ''): Promise<number> {
-  return sample(await harness.metrics('controller'), name, labels);
-}
-
 /** The whole migration of one claim; `crashes` runs while both nodes hold the volume. */
 async function migrate(claim: string, crashes?: () => Promise<void>): Promise<void> {
-  const completedBefore = await controllerMetric(
+  const completedBefore = await steps.controllerMetric(
     'rds_csi_attachment_migrations_total',
     'result="completed"',
   );
@@ -61,12 +57,12 @@ async function migrate(claim: string, crashes?: () => Promise<void>): Promise<vo
   const target = await steps.published('node-b', `${claim}-dst`);
   expect(readBlock(target.targetPath, MIB, before.length).equals(before)).toBe(true);
   expect((await steps.attached(pv, 'node-a', 1_000)).status?.attached).toBe(true);
-  expect(await controllerMetric('rds_csi_attachment_migrations_active')).toBe(1);
+  expect(await steps.controllerMetric('rds_csi_attachment_migrations_active')).toBe(1);
 
   if (crashes !== undefined) {
     await crashes();
     // The restarted controller rebuilt the migration from the PV's record: still migrating.
-    expect(await controllerMetric('rds_csi_attachment_migrations_active')).toBe(1);
+    expect(await steps.controllerMetric('rds_csi_attachment_migrations_active')).toBe(1);
     expect(readBlock(target.targetPath, MIB, before.length).equals(before)).toBe(true);
   }
 
@@ -96,10 +92,10 @@ async function migrate(claim: string, crashes?: () => Promise<void>): Promise<vo
     'the export stays while node-b uses it',
   ).toBe(true);
   expect((await steps.events(claim)).map((e) => e.reason)).not.toContain('MigrationFailed');
-  expect(await controllerMetric('rds_csi_attachment_migrations_active')).toBe(0);
-  expect(await controllerMetric('rds_csi_attachment_migrations_total', 'result="completed"')).toBe(
-    crashes === undefined ? completedBefore + 1 : 1,
-  );
+  expect(await steps.controllerMetric('rds_csi_attachment_migrations_active')).toBe(0);
+  expect(
+    await steps.controllerMetric('rds_csi_attachment_migrations_total', 'result="completed"'),
+  ).toBe(crashes === undefined ? completedBefore + 1 : 1);
 
   // 5. The VM stops: node-b lets go, the claim and its disk are deleted.
   await steps.deletePod(`${claim}-dst`);

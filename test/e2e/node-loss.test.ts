@@ -26,7 +26,7 @@ import { csiClients } from '../helpers/csi-client.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { DRIVER, startHarness, type Harness } from './harness.js';
 import { attachmentName, mountPoints } from './kubelet-standin.js';
-import { Steps, sample, type PersistentVolume, type VolumeAttachment } from './steps.js';
+import { Steps, type PersistentVolume, type VolumeAttachment } from './steps.js';
 
 /** Short, so the test sees both sides of it; the default is 30 s (seed-decisions 1). */
 const GRACE_MS = 15_000;
@@ -69,10 +69,6 @@ async function record(pv: PersistentVolume): Promise<AttachmentRecord | undefine
   return text === undefined ? undefined : (JSON.parse(text) as AttachmentRecord);
 }
 
-async function controllerMetric(name: string, labels = ''): Promise<number> {
-  return sample(await harness.metrics('controller'), name, labels);
-}
-
 /** What dies with a node's kernel: its mounts and its loop devices (its "NVMe connections"). */
 function powerOff(node: string): void {
   const kubeletDir = harness.node(node).kubeletDir;
@@ -97,7 +93,7 @@ async function loseNode(
   replacement: string,
   crash?: () => Promise<void>,
 ): Promise<void> {
-  const clearedBefore = await controllerMetric('rds_csi_attachment_stale_cleared_total');
+  const clearedBefore = await steps.controllerMetric('rds_csi_attachment_stale_cleared_total');
   await steps.createClaim(claim, { node: lost });
   const pv = await steps.boundVolume(claim);
   const handle = pv.spec.csi.volumeHandle;
@@ -162,11 +158,11 @@ async function loseNode(
   // The attacher's retry came after the deadline, never before it.
   expect(Date.now()).toBeGreaterThanOrEqual(deadline);
   expect((await record(pv))?.context.nodes).toEqual([replacement]);
-  expect(await controllerMetric('rds_csi_attachment_stale_cleared_total')).toBe(
+  expect(await steps.controllerMetric('rds_csi_attachment_stale_cleared_total')).toBe(
     crash === undefined ? clearedBefore + 1 : 1,
   );
   expect(
-    await controllerMetric('rds_csi_attachment_reconcile_total', 'action="clear_stale"'),
+    await steps.controllerMetric('rds_csi_attachment_reconcile_total', 'action="clear_stale"'),
   ).toBeGreaterThanOrEqual(1);
   // The dead node's VolumeAttachment is still there: the driver's record did not wait for it.
   expect((await steps.attached(pv, lost, 1_000)).status?.attached).toBe(true);

@@ -3,6 +3,7 @@
 // components that would explain it.
 import { spawnSync } from 'node:child_process';
 
+import { sample } from '../helpers/metrics-text.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { DRIVER, STORAGE_CLASS, type Harness } from './harness.js';
 import type { KubeObject } from './kube-api.js';
@@ -192,6 +193,12 @@ export class Steps {
     ).catch(this.failWithLogs('csi-provisioner', 'controller'));
   }
 
+  /** A series of the controller's /metrics, `name` with `labels` as the registry prints them; 0 if absent. */
+  async controllerMetric(name: string, labels = ''): Promise<number> {
+    const series = labels === '' ? name : `${name}{${labels}}`;
+    return sample(await this.harness.metrics('controller'), series) ?? 0;
+  }
+
   failWithLogs(...components: string[]) {
     return (error: unknown): never => {
       throw new Error(
@@ -235,14 +242,4 @@ export function readBlock(device: string, offset: number, length: number): Buffe
   );
   if (done.status !== 0) throw new Error(`dd from ${device}: ${done.stderr.toString()}`);
   return done.stdout;
-}
-
-/** The value of a metric sample without labels, or with exactly these labels; 0 when absent. */
-export function sample(metrics: string, name: string, labels = ''): number {
-  const wanted = labels === '' ? name : `${name}{${labels}}`;
-  for (const line of metrics.split('\n')) {
-    const space = line.lastIndexOf(' ');
-    if (space > 0 && line.slice(0, space) === wanted) return Number(line.slice(space + 1));
-  }
-  return 0;
 }

@@ -14,6 +14,7 @@ import { grpcError } from '../helpers/csi-client.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
 import { TEST_PASSWORD } from '../helpers/emulator-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { sample } from '../helpers/metrics-text.js';
 
 const BLOCK_RWO = { accessMode: { mode: 'SINGLE_NODE_WRITER' as const }, block: {} };
 const fixtures: DriverFixture[] = [];
@@ -28,12 +29,6 @@ async function get(fixture: DriverFixture, path: string) {
     type: response.headers.get('content-type'),
     body: await response.text(),
   };
-}
-
-/** The value of one sample line, e.g. `rds_csi_rpc_total{method="CreateVolume",code="OK"}`. */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
 describe('HTTP endpoint', () => {
