@@ -35,7 +35,6 @@ import {
 import { csiClients } from '../helpers/csi-client.js';
 import {
   componentRbac,
-  renderChart,
   renderedObjects,
   type Component,
   type ManifestObject,
@@ -106,7 +105,7 @@ export interface Harness {
   /**
    * A crash of the controller container: SIGKILL, then started again with the same flags; each
    * CSI sidecar that exited on the lost connection is started again too (kubelet restarts
-   * containers). Resolves once the new controller leads and every sidecar holds its Lease.
+   * containers). Resolves once the new controller answers Probe and leads.
    */
   restartController(): Promise<void>;
   /** A crash of a node plugin: SIGKILL, started again, resolves once it answers Probe. */
@@ -339,12 +338,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       deletionPolicy: 'Delete',
     });
 
-    // The chart's RBAC for this configuration: the committed manifests, or with capacity
-    // tracking on, the chart rendered that way (its provisioner gets the capacity Role).
-    const chart =
-      options.capacity === undefined
-        ? renderedObjects()
-        : renderChart(['capacity.enabled=true', 'snapshotController.enabled=true']);
+    // The chart's RBAC: the committed manifests (capacity tracking is on by default, so the
+    // provisioner's capacity Role is in them too).
+    const chart = renderedObjects();
     const identities = {
       controller: await applyRbac(cluster, admin, chart, 'controller', 'rds-csi-controller'),
       node: await applyRbac(cluster, admin, chart, 'node', 'rds-csi-node'),
