@@ -213,8 +213,14 @@ function itemSpans(text: string): Span[] {
 function fieldSpans(text: string, item: Span): Map<string, Span> {
   const body = text.slice(item.from, item.to);
   const spans = new Map<string, Span>();
+  // A comment runs to its line end, so the line break is part of it: a space or a character put
+  // in place of the CR lengthens the comment, and the parser rightly reads it so.
   const comment = /^ {0,3}\d+ +;;; .*$/m.exec(body);
-  if (comment) spans.set(';;;', { from: item.from, to: item.from + comment[0].length });
+  const commentEnd =
+    comment === null
+      ? 0
+      : comment[0].length + /^\r?\n?/.exec(body.slice(comment[0].length))![0].length;
+  if (comment) spans.set(';;;', { from: item.from, to: item.from + commentEnd });
   const starts = [...body.matchAll(/(?<=^|[ \n])([a-z][a-z0-9-]*)=/g)].filter(
     (m) => comment === null || m.index >= comment[0].length,
   );
@@ -346,10 +352,15 @@ const FILE_FIELDS: Readonly<Record<keyof RdsFile, readonly string[]>> = {
   approxSizeBytes: ['size', 'type'],
 };
 
-/** A lost chunk may take whole records with it: text cannot tell them from records never there. */
+/**
+ * A lost chunk may take whole records with it: text cannot tell them from records never there. A
+ * record is gone when the chunk took all of its text but blanks (its leading space may be left).
+ */
 function wholeItemDeleted(text: string, span: Span, m: Mutation): boolean {
-  const last = span.from + text.slice(span.from, span.to).trimEnd().length;
-  return m.remove > 0 && m.insert === '' && m.at <= span.from && m.at + m.remove >= last;
+  const body = text.slice(span.from, span.to);
+  const first = span.from + body.length - body.trimStart().length;
+  const last = span.from + body.trimEnd().length;
+  return m.remove > 0 && m.insert === '' && m.at <= first && m.at + m.remove >= last;
 }
 
 /**
