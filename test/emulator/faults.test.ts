@@ -39,6 +39,19 @@ describe('fault injection over SSH', () => {
     expect(slots(f)).toEqual(['pvc-1']);
   });
 
+  it('lets the first matching commands through when told to skip them', async () => {
+    f = await emulatorFixture();
+    f.emulator.faults.arm(
+      { kind: 'fail', message: 'not enough space' },
+      { match: { pattern: '/disk add' }, skip: 2 },
+    );
+    for (const slot of ['pvc-1', 'pvc-2'])
+      expect(await f.ssh.exec(ADD(slot))).toEqual({ stdout: '', stderr: '', code: 0 });
+    expect((await f.ssh.exec(ADD('pvc-3'))).stdout).toBe('failure: not enough space\r\n');
+    expect(await f.ssh.exec(ADD('pvc-3'))).toEqual({ stdout: '', stderr: '', code: 0 });
+    expect(slots(f)).toEqual(['pvc-1', 'pvc-2', 'pvc-3']);
+  });
+
   it('reports failures with exit status 1 when configured so', async () => {
     f = await emulatorFixture({ errorExitStatus: 1 });
     expect(await f.ssh.exec('/disk remove [find slot=ghost]')).toEqual({

@@ -6,7 +6,8 @@
 //   GET  /internal-errors     commands the emulator itself failed to run (its own bugs, or its disk)
 //   GET  /faults              faults still armed
 //   POST /faults              {"kind":"fail","message":"not enough space","count":1,"match":{"commandClass":"mutate"}}
-//                             kinds: fail, drop-before, drop-after, hang, truncate, garble
+//                             kinds: fail, drop-before, drop-after, hang, truncate, garble;
+//                             "skip":N lets the first N matching commands through first
 //   POST /latency             {"preset":"realistic"|"off"} or a LatencyProfile
 //   POST /settings            {"handshakeDelayMs":..,"refuseConnections":..,"errorExitStatus":..,"freeBytesCap":..}
 //   POST /drop-connections    cut every open SSH connection
@@ -52,8 +53,9 @@ function armFault(emulator: Emulator, body: Record<string, unknown>): void {
       ? { kind, message: typeof body['message'] === 'string' ? body['message'] : 'execution error' }
       : ({ kind } as OneShotFault);
   const count = typeof body['count'] === 'number' ? body['count'] : 1;
+  const skip = typeof body['skip'] === 'number' ? body['skip'] : 0;
   const match = (body['match'] ?? {}) as { commandClass?: 'read' | 'mutate'; pattern?: string };
-  emulator.faults.arm(fault, { count, match });
+  emulator.faults.arm(fault, { count, match, skip });
 }
 
 function applySettings(emulator: Emulator, body: Record<string, unknown>): void {

@@ -52,6 +52,8 @@ interface Armed {
   fault: OneShotFault;
   match: FaultMatch;
   remaining: number;
+  /** Matching commands still to let through before the fault fires. */
+  skip: number;
 }
 
 export interface CommandPlan {
@@ -87,9 +89,17 @@ export class FaultInjector {
     this.latencyProfile = profile;
   }
 
-  /** Arms `fault` for the next `count` commands that match. */
-  arm(fault: OneShotFault, options: { count?: number; match?: FaultMatch } = {}): void {
-    this.armed.push({ fault, match: options.match ?? {}, remaining: options.count ?? 1 });
+  /** Arms `fault` for the next `count` commands that match, after letting `skip` of them pass. */
+  arm(
+    fault: OneShotFault,
+    options: { count?: number; match?: FaultMatch; skip?: number } = {},
+  ): void {
+    this.armed.push({
+      fault,
+      match: options.match ?? {},
+      remaining: options.count ?? 1,
+      skip: options.skip ?? 0,
+    });
   }
 
   /** Clears every fault and restores the given latency (default: none). */
@@ -102,7 +112,12 @@ export class FaultInjector {
   }
 
   /** Faults still armed, for the admin endpoint. */
-  pending(): readonly { fault: OneShotFault; match: FaultMatch; remaining: number }[] {
+  pending(): readonly {
+    fault: OneShotFault;
+    match: FaultMatch;
+    remaining: number;
+    skip: number;
+  }[] {
     return this.armed.map((a) => ({ ...a }));
   }
 
@@ -117,6 +132,10 @@ export class FaultInjector {
     const index = this.armed.findIndex((a) => matches(a.match, commandLine, commandClass));
     if (index === -1) return { delayMs, fault: undefined };
     const armed = this.armed[index]!;
+    if (armed.skip > 0) {
+      armed.skip--;
+      return { delayMs, fault: undefined };
+    }
     armed.remaining--;
     if (armed.remaining <= 0) this.armed.splice(index, 1);
     return { delayMs, fault: armed.fault };
