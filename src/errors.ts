@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'NOT_LEADER',
   'RDS_COMMAND_FAILED',
   'RDS_PARSE_FAILED',
+  'RDS_UNCONFIRMED',
   'OPERATION_TIMEOUT',
   'OPERATION_CANCELLED',
   'UNSAFE_OPERATION',
@@ -145,6 +146,15 @@ export class RdsParseError extends DriverError {
     super(message, options);
     this.line = options.line;
   }
+}
+
+/**
+ * The RDS accepted a change but what it holds afterwards could not be read: the change may have
+ * happened. Retryable, and never final to the sidecars, which then keep tracking the operation
+ * (a final answer to CreateVolume tells the provisioner no volume exists: it would leak).
+ */
+export class RdsUnconfirmedError extends DriverError {
+  readonly code = 'RDS_UNCONFIRMED';
 }
 
 /** An I/O step ran past its deadline and was abandoned (its child process killed). */

@@ -12,7 +12,7 @@ import type { ListSnapshotsResponse } from './generated/csi/v1/ListSnapshotsResp
 import type { Snapshot } from './generated/csi/v1/Snapshot.js';
 import { page } from './list-pages.js';
 import { checkMap, requireId } from './request-fields.js';
-import type { VolumeHandlerDeps } from './controller-volumes.js';
+import { createdOrRetryable, type VolumeHandlerDeps } from './controller-volumes.js';
 
 const PROVISIONER_PREFIX = 'csi.storage.k8s.io/';
 
@@ -47,34 +47,36 @@ export async function createSnapshot(
     }
   }
   const snapshotId = snapshotIdForName(name);
-  return deps.locks.run(snapshotId, 'CreateSnapshot', async () => {
-    const existing = await deps.rds.getDisk(snapshotId, { signal });
-    if (existing !== undefined) {
-      const source = decodeLineage(existing.comment).source;
-      if (source !== sourceVolumeId) {
-        throw new AlreadyExistsError(
-          `snapshot "${name.slice(0, 128)}" (${snapshotId}) already exists for volume ${source ?? 'unknown'}, not ${sourceVolumeId}`,
-        );
+  return deps.locks.run(snapshotId, 'CreateSnapshot', () =>
+    createdOrRetryable(`creating snapshot ${snapshotId}`, async () => {
+      const existing = await deps.rds.getDisk(snapshotId, { signal });
+      if (existing !== undefined) {
+        const source = decodeLineage(existing.comment).source;
+        if (source !== sourceVolumeId) {
+          throw new AlreadyExistsError(
+            `snapshot "${name.slice(0, 128)}" (${snapshotId}) already exists for volume ${source ?? 'unknown'}, not ${sourceVolumeId}`,
+          );
+        }
+        return snapshotMessage(existing);
       }
-      return snapshotMessage(existing);
-    }
-    const source = isVolumeId(sourceVolumeId)
-      ? await deps.rds.getDisk(sourceVolumeId, { signal })
-      : undefined;
-    if (source?.filePath === undefined)
-      throw new NotFoundError(`source volume ${sourceVolumeId} does not exist on the RDS`);
-    const directory = source.filePath.slice(0, source.filePath.lastIndexOf('/'));
-    const disk = await deps.rds.createDisk(
-      {
-        slot: snapshotId,
-        filePath: diskFilePath(directory, snapshotId),
-        copyFromSlot: sourceVolumeId,
-        comment: encodeLineage('snapshot', deps.clock.now(), sourceVolumeId),
-      },
-      { signal },
-    );
-    return snapshotMessage(disk);
-  });
+      const source = isVolumeId(sourceVolumeId)
+        ? await deps.rds.getDisk(sourceVolumeId, { signal })
+        : undefined;
+      if (source?.filePath === undefined)
+        throw new NotFoundError(`source volume ${sourceVolumeId} does not exist on the RDS`);
+      const directory = source.filePath.slice(0, source.filePath.lastIndexOf('/'));
+      const disk = await deps.rds.createDisk(
+        {
+          slot: snapshotId,
+          filePath: diskFilePath(directory, snapshotId),
+          copyFromSlot: sourceVolumeId,
+          comment: encodeLineage('snapshot', deps.clock.now(), sourceVolumeId),
+        },
+        { signal },
+      );
+      return snapshotMessage(disk);
+    }),
+  );
 }
 
 export async function deleteSnapshot(

@@ -3,7 +3,13 @@
 //
 // Each handler validates the whole request, takes the volume's lock (mutations only), looks at the
 // device, answers a repeat with the same result, and only then acts (STYLE.md rule 7).
-import { AlreadyExistsError, InvalidInputError, NotFoundError } from '../errors.js';
+import {
+  AlreadyExistsError,
+  InvalidInputError,
+  NotFoundError,
+  RdsParseError,
+  RdsUnconfirmedError,
+} from '../errors.js';
 import {
   checkVolumePath,
   diskFilePath,
@@ -103,46 +109,66 @@ export async function createVolume(
   checkAccessibility(request.accessibilityRequirements, deps.topology);
   const params = parseVolumeParameters(checkMap(request.parameters, 'parameters'), deps.defaults);
   const volumeId = volumeIdForName(name);
-  return deps.locks.run(volumeId, 'CreateVolume', async () => {
-    const source = await resolveSource(deps.rds, request.volumeContentSource, signal);
-    const size = sizeForRange(request.capacityRange, source?.disk.sizeBytes ?? 0);
-    const filePath = diskFilePath(params.volumePath, volumeId);
-    const nqn = nqnForSlot(volumeId);
-    const context = volumeContext(params, nqn);
-    const existing = await deps.rds.getDisk(volumeId, { signal });
-    if (existing !== undefined) {
-      checkSameVolume(existing, {
-        name,
-        size,
-        filePath,
-        sourceId: source?.id,
-        range: request.capacityRange,
-      });
+  return deps.locks.run(volumeId, 'CreateVolume', () =>
+    createdOrRetryable(`creating volume ${volumeId}`, async () => {
+      const source = await resolveSource(deps.rds, request.volumeContentSource, signal);
+      const size = sizeForRange(request.capacityRange, source?.disk.sizeBytes ?? 0);
+      const filePath = diskFilePath(params.volumePath, volumeId);
+      const nqn = nqnForSlot(volumeId);
+      const context = volumeContext(params, nqn);
+      const existing = await deps.rds.getDisk(volumeId, { signal });
+      if (existing !== undefined) {
+        checkSameVolume(existing, {
+          name,
+          size,
+          filePath,
+          sourceId: source?.id,
+          range: request.capacityRange,
+        });
+        return {
+          volume: {
+            ...volumeMessage(existing, context, deps.topology),
+            contentSource: request.volumeContentSource,
+          },
+        };
+      }
+      const disk = await deps.rds.createDisk(
+        {
+          slot: volumeId,
+          filePath,
+          sizeBytes: size,
+          ...(source !== undefined ? { copyFromSlot: source.disk.slot } : {}),
+          nvmeExport: { port: params.nvmePort, nqn },
+          comment: encodeLineage('volume', deps.clock.now(), source?.id),
+        },
+        { signal },
+      );
       return {
         volume: {
-          ...volumeMessage(existing, context, deps.topology),
+          ...volumeMessage(disk, context, deps.topology),
           contentSource: request.volumeContentSource,
         },
       };
-    }
-    const disk = await deps.rds.createDisk(
-      {
-        slot: volumeId,
-        filePath,
-        sizeBytes: size,
-        ...(source !== undefined ? { copyFromSlot: source.disk.slot } : {}),
-        nvmeExport: { port: params.nvmePort, nqn },
-        comment: encodeLineage('volume', deps.clock.now(), source?.id),
-      },
-      { signal },
+    }),
+  );
+}
+
+/**
+ * Runs a create whose device answers may be unreadable. A final code tells the provisioner (or
+ * snapshotter) that nothing exists and it stops tracking the request (csi-conformance.md 1.2): if
+ * this call's add, or an earlier call's, made the disk, it would leak once the claim is deleted.
+ * Unreadable output therefore answers UNAVAILABLE, and the retry reads the device again.
+ */
+export async function createdOrRetryable<T>(what: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    if (!(error instanceof RdsParseError)) throw error;
+    throw new RdsUnconfirmedError(
+      `${what}: ${error.message}; the disk may exist, so retry: the next attempt reads the RDS again`,
+      { cause: error },
     );
-    return {
-      volume: {
-        ...volumeMessage(disk, context, deps.topology),
-        contentSource: request.volumeContentSource,
-      },
-    };
-  });
+  }
 }
 
 /** A volume of this name exists: the same request answers OK, a different one ALREADY_EXISTS. */

@@ -28,6 +28,8 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, Status>> = {
   NOT_LEADER: Status.UNAVAILABLE,
   RDS_COMMAND_FAILED: Status.INTERNAL,
   RDS_PARSE_FAILED: Status.INTERNAL,
+  // Not final (csi-conformance.md 1.2): the change may exist, so the CO must keep tracking it.
+  RDS_UNCONFIRMED: Status.UNAVAILABLE,
   // Sidecars treat DEADLINE_EXCEEDED as "may still be running" and retry; that is the truth
   // after we abandon a step (csi-conformance.md 1.2).
   OPERATION_TIMEOUT: Status.DEADLINE_EXCEEDED,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { snapshotIdForName, volumeIdForName } from '../../src/naming.js';
 import { FS_DIR } from '../../src/rds/emulator/state-store.js';
 import { grpcError, retryUnavailable } from '../helpers/csi-client.js';
 import {
@@ -129,6 +130,47 @@ describe('a device that does not answer properly', () => {
     }
     const again = await clients.controller.ControllerGetVolume({ volumeId });
     expect(again.volume?.capacityBytes).toBe(String(5 * GIB));
+  });
+
+  it('garbled read-back after /disk add: UNAVAILABLE, never a final code; the retry finds the one disk', async () => {
+    // A final code would tell the provisioner no volume exists: it would stop tracking the claim,
+    // and the disk this add made would leak once the claim is deleted.
+    const { clients, rds } = await start();
+    const slot = volumeIdForName('vol-g');
+    // The first read (nothing there yet) passes; the read-back after the add is garbled; the
+    // retry's first read is cut short (faults fire in the order armed).
+    const readOfSlot = { pattern: `print detail where slot="${slot}"` };
+    rds.emulator.faults.arm({ kind: 'garble' }, { match: readOfSlot, skip: 1 });
+    rds.emulator.faults.arm({ kind: 'truncate' }, { match: readOfSlot });
+    const error = await grpcError(clients.controller.CreateVolume(createRequest('vol-g')));
+    expect(error.code).toBe(status.UNAVAILABLE);
+    expect(error.details).toMatch(/unexpected RouterOS output.*the disk may exist, so retry/);
+    expect(rds.emulator.state().disks.map((d) => d.slot)).toEqual([slot]);
+    // Cut short: still not final.
+    expect((await grpcError(clients.controller.CreateVolume(createRequest('vol-g')))).code).toBe(
+      status.UNAVAILABLE,
+    );
+    const created = await clients.controller.CreateVolume(createRequest('vol-g'));
+    expect(created.volume?.volumeId).toBe(slot);
+    expect(executed(rds, '/disk add')).toBe(1);
+    await expectDeviceMatchesDriver(clients, rds);
+  });
+
+  it('garbled read-back after a snapshot copy: UNAVAILABLE; the retry answers with that snapshot', async () => {
+    const { clients, rds } = await start();
+    const created = await clients.controller.CreateVolume(createRequest('vol-h'));
+    const sourceVolumeId = created.volume?.volumeId ?? '';
+    const request = { sourceVolumeId, name: 'snap-h', parameters: {}, secrets: {} };
+    rds.emulator.faults.arm(
+      { kind: 'garble' },
+      { match: { pattern: `print detail where slot="${snapshotIdForName('snap-h')}"` }, skip: 1 },
+    );
+    const error = await grpcError(clients.controller.CreateSnapshot(request));
+    expect(error.code).toBe(status.UNAVAILABLE);
+    expect(error.details).toMatch(/creating snapshot .*the disk may exist/);
+    const { snapshot } = await clients.controller.CreateSnapshot(request);
+    expect(snapshot?.snapshotId).toBe(snapshotIdForName('snap-h'));
+    expect(executed(rds, '/disk add')).toBe(2);
   });
 
   it('a device error printed on stdout with exit status 0 is still an error', async () => {
