@@ -48,7 +48,8 @@ export type OneShotFault =
   | { readonly kind: 'truncate' }
   | { readonly kind: 'garble' };
 
-interface Armed {
+/** A fault waiting for its commands (as the admin endpoint lists it). */
+export interface ArmedFault {
   fault: OneShotFault;
   match: FaultMatch;
   remaining: number;
@@ -62,7 +63,7 @@ export interface CommandPlan {
 }
 
 export class FaultInjector {
-  private armed: Armed[] = [];
+  private armed: ArmedFault[] = [];
   private latencyProfile: LatencyProfile;
   /** Delay before the SSH handshake begins. */
   handshakeDelayMs = 0;
@@ -112,12 +113,7 @@ export class FaultInjector {
   }
 
   /** Faults still armed, for the admin endpoint. */
-  pending(): readonly {
-    fault: OneShotFault;
-    match: FaultMatch;
-    remaining: number;
-    skip: number;
-  }[] {
+  pending(): readonly ArmedFault[] {
     return this.armed.map((a) => ({ ...a }));
   }
 
