@@ -215,12 +215,8 @@ function fieldSpans(text: string, item: Span): Map<string, Span> {
   const spans = new Map<string, Span>();
   // A comment runs to its line end, so the line break is part of it: a space or a character put
   // in place of the CR lengthens the comment, and the parser rightly reads it so.
-  const comment = /^ {0,3}\d+ +;;; .*$/m.exec(body);
-  const commentEnd =
-    comment === null
-      ? 0
-      : comment[0].length + /^\r?\n?/.exec(body.slice(comment[0].length))![0].length;
-  if (comment) spans.set(';;;', { from: item.from, to: item.from + commentEnd });
+  const comment = /^ {0,3}\d+ +;;; .*\r?\n?/m.exec(body);
+  if (comment) spans.set(';;;', { from: item.from, to: item.from + comment[0].length });
   const starts = [...body.matchAll(/(?<=^|[ \n])([a-z][a-z0-9-]*)=/g)].filter(
     (m) => comment === null || m.index >= comment[0].length,
   );
