@@ -1,4 +1,4 @@
-// eslint.config.js: lint rules, including the layer boundaries of ../shared/STYLE.md rule 1.
+// eslint.config.js: lint rules, including the layer boundaries (ARCHITECTURE.md, "Layers").
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import importX from 'eslint-plugin-import-x';
@@ -8,38 +8,57 @@ import tseslint from 'typescript-eslint';
 
 const ADAPTERS = ['csi', 'rds', 'node', 'k8s', 'observability'];
 const INNER = ['machines', 'actors'];
+/** The composition root: main.ts and the wiring it calls; cli.ts and cli/ are the entry. */
+const ROOT = ['./src/main.ts', './src/wiring', './src/cli.ts', './src/cli'];
+const dirs = (names) => names.map((d) => `./src/${d}`);
 
-/** Imports point inward: leaves <- machines <- actors <- adapters <- main.ts. */
+/**
+ * Imports point inward: leaves (errors, ports) <- domain <- config <- machines <- actors <-
+ * adapters <- wiring <- main.ts. Only main.ts imports wiring/ and the concrete adapters together.
+ */
 const layerZones = [
-  // Leaves import no other layer.
-  ...['errors.ts', 'ports.ts', 'config.ts', 'naming.ts', 'keyed-queue.ts', 'loopback.ts'].map(
-    (leaf) => ({
-      target: `./src/${leaf}`,
-      from: ['./src/main.ts', './src/cli.ts', ...[...INNER, ...ADAPTERS].map((d) => `./src/${d}`)],
-      message:
-        'leaves (errors, ports, config, naming, keyed-queue, loopback) import nothing from other layers',
-    }),
-  ),
+  {
+    target: ['./src/errors.ts', './src/ports.ts'],
+    from: ['./src/domain', './src/config', ...ROOT, ...dirs([...INNER, ...ADAPTERS])],
+    message: 'leaves (errors.ts, ports.ts) import nothing from src/',
+  },
+  {
+    target: './src/domain',
+    from: ['./src/ports.ts', './src/config', ...ROOT, ...dirs([...INNER, ...ADAPTERS])],
+    message: 'domain/ (names, rules, small pure building blocks) imports nothing but errors.ts',
+  },
+  {
+    target: './src/config',
+    from: [...ROOT, ...dirs([...INNER, ...ADAPTERS])],
+    message: 'config/ imports only domain/ and the leaves',
+  },
   {
     target: './src/machines',
-    from: ['./src/main.ts', './src/actors', ...ADAPTERS.map((d) => `./src/${d}`)],
-    message: 'machines are pure: xstate and leaves only',
+    from: ['./src/config', ...ROOT, './src/actors', ...dirs(ADAPTERS)],
+    message: 'machines are pure: xstate, domain and leaves only',
   },
   {
     target: './src/actors',
-    from: ['./src/main.ts', ...ADAPTERS.map((d) => `./src/${d}`)],
-    message: 'actors import machines and leaves, never adapters',
+    from: ['./src/config', ...ROOT, ...dirs(ADAPTERS)],
+    message: 'actors import machines, domain and leaves, never adapters or the config',
   },
-  // Adapters never import each other, nor the composition root.
+  // Adapters never import each other, the config, nor the composition root.
   ...ADAPTERS.map((adapter) => ({
     target: `./src/${adapter}`,
-    from: [
-      './src/main.ts',
-      './src/cli.ts',
-      ...ADAPTERS.filter((d) => d !== adapter).map((d) => `./src/${d}`),
-    ],
-    message: 'adapters never import each other; pass what they need through a port from main.ts',
+    from: ['./src/config', ...ROOT, ...dirs(ADAPTERS.filter((d) => d !== adapter))],
+    message:
+      'adapters never import each other or the config; pass what they need through a port from wiring/',
   })),
+  {
+    target: './src/wiring',
+    from: ['./src/main.ts', './src/cli.ts', './src/cli'],
+    message: 'wiring/ is called by main.ts; it never imports main.ts or the cli',
+  },
+  {
+    target: './src/cli',
+    from: ['./src/main.ts', './src/wiring', './src/config', ...dirs(ADAPTERS)],
+    message: 'cli/ subcommands read a running driver over its endpoints, not its adapters',
+  },
   // The RouterOS emulator is a separate program beside the client.
   {
     target: './src/rds/emulator',

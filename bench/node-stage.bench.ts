@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { MIKROTIK_NQN_PREFIX } from '../src/naming.js';
+import { MIKROTIK_NQN_PREFIX } from '../src/domain/naming.js';
 import { csiClients } from '../test/helpers/csi-client.js';
 import { driverFixture } from '../test/helpers/driver-fixture.js';
 import type { BenchResult } from './bench-result.js';

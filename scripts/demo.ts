@@ -17,11 +17,11 @@ import { PassThrough } from 'node:stream';
 import { SimulatedClock } from 'xstate';
 
 import { AttachmentSupervisor } from '../src/actors/attachment-supervisor.js';
-import { loadConfig } from '../src/config.js';
+import { loadConfig } from '../src/config/load-config.js';
 import { packageVersion, startDriver, systemClock } from '../src/main.js';
 import { createLogger } from '../src/observability/logger.js';
 import type { AttachmentMetrics, PersistedAttachment } from '../src/ports.js';
-import { startQuickstartRds } from '../src/quickstart.js';
+import { startQuickstartRds } from '../src/wiring/quickstart.js';
 import { csiClients } from '../test/helpers/csi-client.js';
 import { quietAttachmentMetrics } from '../test/helpers/quiet-metrics.js';
 

@@ -6,7 +6,7 @@ import type { Writable } from 'node:stream';
 
 import type { KubeConfig } from '@kubernetes/client-node';
 
-import { loadConfig, type Config } from './config.js';
+import { loadConfig, type Config } from './config/load-config.js';
 import { createControllerService } from './csi/controller-service.js';
 import { createIdentityService } from './csi/identity-service.js';
 import { createNodeService } from './csi/node-service.js';
@@ -24,7 +24,7 @@ import {
 } from './observability/http-endpoint.js';
 import { createLogger } from './observability/logger.js';
 import type { Clock, Logger } from './ports.js';
-import { quickstartBanner, startQuickstartRds, type QuickstartRds } from './quickstart.js';
+import { quickstartBanner, startQuickstartRds, type QuickstartRds } from './wiring/quickstart.js';
 import { RdsClient } from './rds/rds-client.js';
 import { SshShell, type ShellStats } from './rds/ssh-shell.js';
 import {
@@ -34,13 +34,13 @@ import {
   shellObserver,
   type DriverMetrics,
 } from './observability/metrics.js';
-import { createAttachments, type Attachments } from './attachment-wiring.js';
-import { createOrphanAudit, type OrphanAudit } from './orphan-wiring.js';
+import { createAttachments, type Attachments } from './wiring/attachments.js';
+import { createOrphanAudit, type OrphanAudit } from './wiring/orphan-audit.js';
 import { loadKubeConfig } from './k8s/kube-config.js';
-import { statusCommand } from './status-command.js';
-import { createNodeSide } from './node-wiring.js';
+import { statusCommand } from './cli/status.js';
+import { createNodeSide } from './wiring/node-side.js';
 import { createKubernetesLayer, type KubernetesLayer } from './k8s/kubernetes-layer.js';
-import { rdsSettingsFromConfig, type RdsSettings } from './rds-settings.js';
+import { rdsSettingsFromConfig, type RdsSettings } from './wiring/rds-settings.js';
 
 /** Exit codes: 0 clean stop, 1 runtime failure or forced stop, 2 bad configuration. */
 export const EXIT = { ok: 0, failure: 1, badConfig: 2 } as const;

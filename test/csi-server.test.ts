@@ -6,7 +6,7 @@ import { existsSync, lstatSync, writeFileSync } from 'node:fs';
 import { status as Status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import type { Config } from '../src/config.js';
+import type { Config } from '../src/config/load-config.js';
 import { CONTROLLER_CAPABILITIES } from '../src/csi/controller-service.js';
 import { startDriver, systemClock, packageVersion, type Driver } from '../src/main.js';
 import { csiClients, grpcError, type CsiClients } from './helpers/csi-client.js';

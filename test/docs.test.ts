@@ -1,10 +1,10 @@
-// The README's configuration table and the option table in src/config.ts cannot drift apart
+// The README's configuration table and the option table in src/config/options.ts cannot drift apart
 // (STYLE.md rule 18): same flags, same env names, same defaults.
 import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
-import { OPTIONS, envName } from '../src/config.js';
+import { OPTIONS, envName } from '../src/config/load-config.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { OPTIONS, envName } from '../src/config.js';
+import { OPTIONS, envName } from '../src/config/load-config.js';
 import { csiClients } from './helpers/csi-client.js';
 import { connectSsh } from './helpers/ssh-exec.js';
 import { tempDir, type TempDir } from './helpers/temp-dir.js';

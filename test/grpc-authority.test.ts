@@ -10,7 +10,7 @@ import { connect } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { loadConfig, type Config } from '../src/config.js';
+import { loadConfig, type Config } from '../src/config/load-config.js';
 import { startDriver, systemClock, type Driver } from '../src/main.js';
 import { captureLog } from './helpers/log-capture.js';
 import { tempDir, type TempDir } from './helpers/temp-dir.js';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 
-import { OPTIONS, envName, loadConfig } from '../src/config.js';
+import { OPTIONS, envName, loadConfig } from '../src/config/load-config.js';
 import { checkCapabilities } from '../src/csi/volume-capabilities.js';
 import { KNOWN_PARAMETERS, parseVolumeParameters } from '../src/csi/volume-parameters.js';
 import { InvalidInputError } from '../src/errors.js';

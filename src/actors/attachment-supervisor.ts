@@ -14,7 +14,7 @@ import {
   RdsUnavailableError,
   describeError,
 } from '../errors.js';
-import { KeyedQueue } from '../keyed-queue.js';
+import { KeyedQueue } from '../domain/keyed-queue.js';
 import { supervisorLifecycle, type SupervisorState } from '../machines/supervisor-lifecycle.js';
 import {
   createVolumeAttachmentMachine,

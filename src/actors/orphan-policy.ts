@@ -6,7 +6,7 @@
 // at), no PV has it as volumeHandle, no VolumeSnapshotContent as snapshotHandle, no CSI operation
 // is running on it, and, for a file, no disk of any name uses it and no disk has its slot. A
 // deletion further needs two passes and a minimum age (`isDeletable`).
-import { isSnapshotId, isVolumeId } from '../naming.js';
+import { isSnapshotId, isVolumeId } from '../domain/naming.js';
 import type { ClusterReferences, OrphanKind, RdsDisk, RdsFile } from '../ports.js';
 
 export type OrphanRole = 'volume' | 'snapshot';

@@ -3,7 +3,7 @@
 // the attachment decision is the volume's actor's (through the supervisor), persisted before the
 // answer. publish_context tells the node how to connect.
 import { InvalidInputError, NotFoundError, RdsUnavailableError } from '../errors.js';
-import { isVolumeId } from '../naming.js';
+import { isVolumeId } from '../domain/naming.js';
 import type { RdsBackend } from '../ports.js';
 import type { ControllerPublishVolumeRequest__Output } from './generated/csi/v1/ControllerPublishVolumeRequest.js';
 import type { ControllerPublishVolumeResponse } from './generated/csi/v1/ControllerPublishVolumeResponse.js';

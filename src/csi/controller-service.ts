@@ -2,7 +2,7 @@
 // Publish/Unpublish through the attachment supervisor when the driver wires one in.
 import { InvalidInputError, NotFoundError, NotLeaderError } from '../errors.js';
 import type { Leadership } from '../ports.js';
-import { isVolumeId } from '../naming.js';
+import { isVolumeId } from '../domain/naming.js';
 import type { ControllerHandlers } from './generated/csi/v1/Controller.js';
 import type { ControllerServiceCapability } from './generated/csi/v1/ControllerServiceCapability.js';
 import {

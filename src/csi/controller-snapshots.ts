@@ -4,9 +4,9 @@
 // NVMe. Its lineage (source volume, creation time) lives in the disk's comment, a field the device
 // really has; CreateSnapshot is synchronous, so a snapshot that exists is ready to use.
 import { AlreadyExistsError, InvalidInputError, NotFoundError } from '../errors.js';
-import { diskFilePath, isSnapshotId, isVolumeId, snapshotIdForName } from '../naming.js';
+import { diskFilePath, isSnapshotId, isVolumeId, snapshotIdForName } from '../domain/naming.js';
 import type { RdsDisk } from '../ports.js';
-import { decodeLineage, encodeLineage } from './disk-lineage.js';
+import { decodeLineage, encodeLineage } from '../domain/disk-lineage.js';
 import type { ListSnapshotsRequest__Output } from './generated/csi/v1/ListSnapshotsRequest.js';
 import type { ListSnapshotsResponse } from './generated/csi/v1/ListSnapshotsResponse.js';
 import type { Snapshot } from './generated/csi/v1/Snapshot.js';

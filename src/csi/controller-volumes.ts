@@ -18,10 +18,10 @@ import {
   nqnForSlot,
   poolMountPoint,
   volumeIdForName,
-} from '../naming.js';
+} from '../domain/naming.js';
 import type { RdsBackend, RdsDisk } from '../ports.js';
 import { parseInt64, sizeForRange } from './capacity.js';
-import { decodeLineage, encodeLineage } from './disk-lineage.js';
+import { decodeLineage, encodeLineage } from '../domain/disk-lineage.js';
 import type { ControllerExpandVolumeRequest__Output } from './generated/csi/v1/ControllerExpandVolumeRequest.js';
 import type { ControllerExpandVolumeResponse } from './generated/csi/v1/ControllerExpandVolumeResponse.js';
 import type { CreateVolumeRequest__Output } from './generated/csi/v1/CreateVolumeRequest.js';

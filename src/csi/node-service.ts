@@ -10,8 +10,8 @@ import type { NodeServiceCapability } from './generated/csi/v1/NodeServiceCapabi
 import type { VolumeCapability__Output } from './generated/csi/v1/VolumeCapability.js';
 import type { VolumeUsage } from './generated/csi/v1/VolumeUsage.js';
 import { InvalidInputError, NotFoundError } from '../errors.js';
-import { SLOT, nqnForSlot } from '../naming.js';
-import { parseMkfsOptions } from '../mkfs-options.js';
+import { SLOT, nqnForSlot } from '../domain/naming.js';
+import { parseMkfsOptions } from '../domain/mkfs-options.js';
 import type { Filesystem, NodeVolumeOperations, TransportTarget } from '../ports.js';
 import { requireId, checkMap } from './request-fields.js';
 import { wrapUnary, type RpcDeps } from './rpc-handler.js';

@@ -8,8 +8,8 @@
 import { isIP } from 'node:net';
 
 import { InvalidInputError } from '../errors.js';
-import { parseMkfsOptions } from '../mkfs-options.js';
-import { checkVolumePath, poolMountPoint } from '../naming.js';
+import { parseMkfsOptions } from '../domain/mkfs-options.js';
+import { checkVolumePath, poolMountPoint } from '../domain/naming.js';
 
 export interface ParameterDefaults {
   readonly volumePath: string;

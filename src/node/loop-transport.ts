@@ -15,7 +15,7 @@ import { link, mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import { NotFoundError, OperationTimeoutError } from '../errors.js';
-import { MIKROTIK_NQN_PREFIX } from '../naming.js';
+import { MIKROTIK_NQN_PREFIX } from '../domain/naming.js';
 import type { CallOptions } from '../ports.js';
 import { loopBackings } from './block-devices.js';
 import { firstLine, type CommandRunner } from './exec.js';

@@ -15,7 +15,7 @@ import {
   UnsafeOperationError,
   describeError,
 } from '../errors.js';
-import { KeyedQueue } from '../keyed-queue.js';
+import { KeyedQueue } from '../domain/keyed-queue.js';
 import type {
   CallOptions,
   Filesystem,

@@ -17,7 +17,7 @@ import type { Registry } from 'prom-client';
 
 import { describeError } from '../errors.js';
 import type { HealthSource, Logger } from '../ports.js';
-import { isLoopback } from '../loopback.js';
+import { isLoopback } from '../domain/loopback.js';
 
 export type DebugAccess = 'off' | 'loopback' | 'public';
 

@@ -25,7 +25,7 @@ import * as commands from './commands/disk-commands.js';
 import { renderCommand, type RouterOsCommand } from './commands/render.js';
 import * as values from './commands/values.js';
 import { checkAnswer, type ShellResult } from './device-answer.js';
-import { KeyedQueue } from '../keyed-queue.js';
+import { KeyedQueue } from '../domain/keyed-queue.js';
 import { parseDiskPrintDetail, parsePoolPrintDetail } from './parsers/disk-parser.js';
 import { parseFilePrintDetail } from './parsers/file-parser.js';
 

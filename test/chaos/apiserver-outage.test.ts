@@ -17,7 +17,7 @@ import { CoreV1Api, KubeConfig, StorageV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { ATTACHMENT_ANNOTATION } from '../../src/k8s/pv-attachment-store.js';
-import { volumeIdForName } from '../../src/naming.js';
+import { volumeIdForName } from '../../src/domain/naming.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { componentRbac } from '../helpers/deploy-manifests.js';
 import { waitFor } from '../helpers/wait-for.js';

@@ -10,7 +10,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import type { CoreV1Api, StorageV1Api } from '@kubernetes/client-node';
 
 import type { VolumeCapability } from '../../src/csi/generated/csi/v1/VolumeCapability.js';
-import { volumeIdForName } from '../../src/naming.js';
+import { volumeIdForName } from '../../src/domain/naming.js';
 import { freePort } from '../helpers/free-port.js';
 import { csiClients, type CsiClients } from '../helpers/csi-client.js';
 import {

@@ -9,7 +9,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import type { CoreV1Api, StorageV1Api, V1VolumeAttachment } from '@kubernetes/client-node';
 
 import type { VolumeCapability } from '../../src/csi/generated/csi/v1/VolumeCapability.js';
-import { volumeIdForName } from '../../src/naming.js';
+import { volumeIdForName } from '../../src/domain/naming.js';
 import type { CsiClients } from '../helpers/csi-client.js';
 import type { Random } from './random.js';
 

@@ -11,7 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { packageVersion, startDriver, systemClock, type Driver } from '../../src/main.js';
-import { volumeIdForName } from '../../src/naming.js';
+import { volumeIdForName } from '../../src/domain/naming.js';
 import type { Clock } from '../../src/ports.js';
 import { FS_DIR } from '../../src/rds/emulator/state-store.js';
 import { roleIdentity, startCluster, type Cluster, type CrdDocument } from '../helpers/cluster.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { snapshotIdForName, volumeIdForName } from '../../src/naming.js';
+import { snapshotIdForName, volumeIdForName } from '../../src/domain/naming.js';
 import { FS_DIR } from '../../src/rds/emulator/state-store.js';
 import { grpcError, retryUnavailable } from '../helpers/csi-client.js';
 import {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
-import { volumeIdForName } from '../../src/naming.js';
+import { volumeIdForName } from '../../src/domain/naming.js';
 import { grpcError } from '../helpers/csi-client.js';
 import {
   BLOCK_RWX,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { envName, loadConfig, OPTIONS } from '../../src/config.js';
+import { envName, loadConfig, OPTIONS } from '../../src/config/load-config.js';
 import { KNOWN_PARAMETERS, parseVolumeParameters } from '../../src/csi/volume-parameters.js';
 import { InvalidConfigError } from '../../src/errors.js';
 import { startCluster, type Cluster, type CrdDocument } from '../helpers/cluster.js';

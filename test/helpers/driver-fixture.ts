@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 
 import type { KubeConfig } from '@kubernetes/client-node';
 
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config/load-config.js';
 import { packageVersion, startDriver, systemClock, type Driver } from '../../src/main.js';
 import type { Emulator, EmulatorOptions } from '../../src/rds/emulator/emulator.js';
-import type { RdsSettings } from '../../src/rds-settings.js';
+import type { RdsSettings } from '../../src/wiring/rds-settings.js';
 import { csiClients, type CsiClients } from './csi-client.js';
 import { TEST_PASSWORD, emulatorFixture, type EmulatorFixture } from './emulator-fixture.js';
 import { captureLog, type CapturedLog } from './log-capture.js';

@@ -9,7 +9,7 @@ import { status } from '@grpc/grpc-js';
 import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { MIKROTIK_NQN_PREFIX } from '../../src/naming.js';
+import { MIKROTIK_NQN_PREFIX } from '../../src/domain/naming.js';
 import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
 import { componentRbac } from '../helpers/deploy-manifests.js';
 import { grpcError } from '../helpers/csi-client.js';

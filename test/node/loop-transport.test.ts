@@ -7,7 +7,7 @@ import { join } from 'node:path';
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { DEFAULT_MANAGED_NQN_PREFIX, MIKROTIK_NQN_PREFIX } from '../../src/naming.js';
+import { DEFAULT_MANAGED_NQN_PREFIX, MIKROTIK_NQN_PREFIX } from '../../src/domain/naming.js';
 import { HostCommandRunner } from '../../src/node/exec.js';
 import { LoopTransport } from '../../src/node/loop-transport.js';
 import { tempDir, type TempDir } from '../helpers/temp-dir.js';

@@ -20,7 +20,7 @@ import {
   OperationTimeoutError,
   UnsafeOperationError,
 } from '../../src/errors.js';
-import { DEFAULT_MANAGED_NQN_PREFIX, MIKROTIK_NQN_PREFIX } from '../../src/naming.js';
+import { DEFAULT_MANAGED_NQN_PREFIX, MIKROTIK_NQN_PREFIX } from '../../src/domain/naming.js';
 import { BlockDevices } from '../../src/node/block-devices.js';
 import {
   HostCommandRunner,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { OperationTimeoutError } from '../../src/errors.js';
-import { DEFAULT_MANAGED_NQN_PREFIX } from '../../src/naming.js';
+import { DEFAULT_MANAGED_NQN_PREFIX } from '../../src/domain/naming.js';
 import type { CommandResult, CommandRunner, RunOptions } from '../../src/node/exec.js';
 import { NvmeCliTransport } from '../../src/node/nvme-transport.js';
 import { tempDir, type TempDir } from '../helpers/temp-dir.js';

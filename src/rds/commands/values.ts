@@ -5,7 +5,7 @@
 // string (no `"`, `\`, `$`, `[`, `]`, `;`, whitespace or control characters). A bad value throws
 // InvalidInputError before any command exists.
 import { InvalidInputError } from '../../errors.js';
-import { MAX_NQN_BYTES, NQN, SLOT, VOLUME_PATH } from '../../naming.js';
+import { MAX_NQN_BYTES, NQN, SLOT, VOLUME_PATH } from '../../domain/naming.js';
 
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };

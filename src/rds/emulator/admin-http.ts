@@ -14,7 +14,7 @@
 //   POST /reset               clear faults, latency off, settings back to defaults
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
-import { isLoopback } from '../../loopback.js';
+import { isLoopback } from '../../domain/loopback.js';
 import type { Emulator } from './emulator.js';
 import {
   LATENCY_OFF,

@@ -1,4 +1,4 @@
-// config-options.ts: the option table behind config.ts: every flag, its env mirror, its
+// options.ts: the option table behind load-config.ts: every flag, its env mirror, its
 // accepted form and its checker. One row per option; --help, the README table and error messages
 // are all generated from these rows.
 import { createHash } from 'node:crypto';
@@ -6,9 +6,9 @@ import { isIP } from 'node:net';
 
 import { z } from 'zod';
 
-import { DEFAULT_MANAGED_NQN_PREFIX, VOLUME_PATH } from './naming.js';
+import { DEFAULT_MANAGED_NQN_PREFIX, VOLUME_PATH } from '../domain/naming.js';
 
-import { DRIVER_MODES, type Config, type EmulatorLatency } from './config-types.js';
+import { DRIVER_MODES, type Config, type EmulatorLatency } from './types.js';
 
 /** What a config value may arrive as: text from argv/env, or a YAML scalar. */
 export type Raw = string | number | boolean;

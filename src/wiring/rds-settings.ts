@@ -1,7 +1,7 @@
 // rds-settings.ts: how the driver reaches its RDS, resolved from the config and credential files
 // (or from the quickstart's embedded emulator). Secrets read here are registered for redaction.
-import type { Config } from './config.js';
-import type { SshShellOptions } from './rds/ssh-shell.js';
+import type { Config } from '../config/load-config.js';
+import type { SshShellOptions } from '../rds/ssh-shell.js';
 
 /** The SSH half is the shell's own options; the rest is the controller's default. */
 export interface RdsSettings extends Pick<

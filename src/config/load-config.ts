@@ -1,4 +1,4 @@
-// config.ts: the driver's one typed configuration: option table, --help, and validation.
+// load-config.ts: the driver's one typed configuration: option table, --help, and validation.
 //
 // Each option has a flag (`--shutdown-timeout`), an env mirror (`RDS_CSI_SHUTDOWN_TIMEOUT`), an
 // optional YAML key (`shutdownTimeout`) and a default. Precedence: flag, env, config file, the
@@ -11,12 +11,12 @@ import { resolve } from 'node:path';
 
 import { Command, CommanderError, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { InvalidConfigError } from './errors.js';
-import { ENV_PREFIX, OPTIONS, bool, type OptionSpec } from './config-options.js';
-import type { Config } from './config-types.js';
+import { InvalidConfigError } from '../errors.js';
+import { ENV_PREFIX, OPTIONS, bool, type OptionSpec } from './options.js';
+import type { Config } from './types.js';
 
-export { DRIVER_MODES, type Config, type DriverMode } from './config-types.js';
-export { OPTIONS, parseDurationMs } from './config-options.js';
+export { DRIVER_MODES, type Config, type DriverMode } from './types.js';
+export { OPTIONS, parseDurationMs } from './options.js';
 
 /** `shutdownTimeoutMs` -> `shutdownTimeout`: the YAML key is the flag in camelCase. */
 function yamlKey(spec: OptionSpec): string {

@@ -1,4 +1,4 @@
-// attachment-wiring.ts: part of the composition root: the attachment supervisor with the store,
+// attachments.ts: part of the composition root: the attachment supervisor with the store,
 // node directory and event sink of the mode the controller runs in.
 //
 //   standalone (quickstart, tests): records in <data-dir>/attachments.json; one node, this one;
@@ -8,19 +8,19 @@
 //     replica becomes the leader, or at start without leader election, retried until it loads.
 import { join } from 'node:path';
 
-import { AttachmentReconciler } from './actors/attachment-reconciler.js';
-import { AttachmentSupervisor } from './actors/attachment-supervisor.js';
-import { FileAttachmentStore } from './actors/file-attachment-store.js';
-import type { Config } from './config.js';
-import type { NodeDirectory } from './csi/controller-publish.js';
-import { describeError } from './errors.js';
+import { AttachmentReconciler } from '../actors/attachment-reconciler.js';
+import { AttachmentSupervisor } from '../actors/attachment-supervisor.js';
+import { FileAttachmentStore } from '../actors/file-attachment-store.js';
+import type { Config } from '../config/load-config.js';
+import type { NodeDirectory } from '../csi/controller-publish.js';
+import { describeError } from '../errors.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { InspectionEvent } from 'xstate';
-import { nodeLookup } from './k8s/node-lookup.js';
-import type { KubernetesLayer } from './k8s/kubernetes-layer.js';
-import { PvAttachmentStore } from './k8s/pv-attachment-store.js';
-import { attachmentMetricsPort, type DriverMetrics } from './observability/metrics.js';
-import type { Clock, Logger, VolumeEventSink } from './ports.js';
+import { nodeLookup } from '../k8s/node-lookup.js';
+import type { KubernetesLayer } from '../k8s/kubernetes-layer.js';
+import { PvAttachmentStore } from '../k8s/pv-attachment-store.js';
+import { attachmentMetricsPort, type DriverMetrics } from '../observability/metrics.js';
+import type { Clock, Logger, VolumeEventSink } from '../ports.js';
 
 export interface Attachments {
   readonly supervisor: AttachmentSupervisor;

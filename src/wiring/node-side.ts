@@ -1,24 +1,24 @@
-// node-wiring.ts: builds the node side from the config: the host command runner, the NVMe
+// node-side.ts: builds the node side from the config: the host command runner, the NVMe
 // transport the config names (nvme-cli, or loop devices over the emulator's export table), the
 // filesystem and mount helpers, and the NodeVolumes they serve.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { Config } from './config.js';
-import { describeError } from './errors.js';
-import { BlockDevices } from './node/block-devices.js';
-import { HostCommandRunner } from './node/exec.js';
-import { HostFilesystems } from './node/filesystem.js';
-import { LoopTransport } from './node/loop-transport.js';
-import { ProcMountTable } from './node/mountinfo.js';
-import { NodeVolumes } from './node/node-volumes.js';
-import { NvmeCliTransport } from './node/nvme-transport.js';
-import { sweepOrphans } from './node/orphan-sweep.js';
-import type { NvmeTransport } from './node/transport.js';
+import type { Config } from '../config/load-config.js';
+import { describeError } from '../errors.js';
+import { BlockDevices } from '../node/block-devices.js';
+import { HostCommandRunner } from '../node/exec.js';
+import { HostFilesystems } from '../node/filesystem.js';
+import { LoopTransport } from '../node/loop-transport.js';
+import { ProcMountTable } from '../node/mountinfo.js';
+import { NodeVolumes } from '../node/node-volumes.js';
+import { NvmeCliTransport } from '../node/nvme-transport.js';
+import { sweepOrphans } from '../node/orphan-sweep.js';
+import type { NvmeTransport } from '../node/transport.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 
-import { createNodeEvents } from './k8s/node-events.js';
-import type { Clock, EventMetrics, Logger } from './ports.js';
+import { createNodeEvents } from '../k8s/node-events.js';
+import type { Clock, EventMetrics, Logger } from '../ports.js';
 
 export interface NodeSide {
   readonly volumes: NodeVolumes;

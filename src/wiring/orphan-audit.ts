@@ -1,4 +1,4 @@
-// orphan-wiring.ts: part of the composition root: the orphan auditor over the controller's RDS
+// orphan-audit.ts: part of the composition root: the orphan auditor over the controller's RDS
 // client, its CSI operation locks, fresh Kubernetes lists and the driver's metrics.
 //
 // Built only for a controller with the Kubernetes API and --orphan-audit-interval > 0: without
@@ -7,13 +7,13 @@
 // main.ts starts it after the attachment reconciler and stops it after (seed-decisions 7).
 import type { KubeConfig } from '@kubernetes/client-node';
 
-import { OrphanAuditor, type OrphanReport } from './actors/orphan-auditor.js';
-import type { Config } from './config.js';
-import { decodeLineage } from './csi/disk-lineage.js';
-import type { OperationLocks } from './csi/operation-locks.js';
-import { clusterReferenceSource } from './k8s/orphan-references.js';
-import { orphanMetricsPort, type DriverMetrics } from './observability/metrics.js';
-import type { Clock, Leadership, Logger, OrphanStorage } from './ports.js';
+import { OrphanAuditor, type OrphanReport } from '../actors/orphan-auditor.js';
+import type { Config } from '../config/load-config.js';
+import { decodeLineage } from '../domain/disk-lineage.js';
+import type { OperationLocks } from '../csi/operation-locks.js';
+import { clusterReferenceSource } from '../k8s/orphan-references.js';
+import { orphanMetricsPort, type DriverMetrics } from '../observability/metrics.js';
+import type { Clock, Leadership, Logger, OrphanStorage } from '../ports.js';
 
 export interface OrphanAudit {
   readonly auditor: OrphanAuditor;

@@ -5,7 +5,7 @@
 // writes or reads something other than the volume (`-l logdev=/dev/sda` puts the xfs log on the
 // node's disk, `-d /etc` copies the node's files into an ext4 volume). Nor a value that follows
 // no flag, or `--`: mkfs would take it as the device to format.
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError } from '../errors.js';
 
 /** mkfs options a StorageClass may pass: flags and plain values, never a force flag. */
 const MKFS_TOKEN =

@@ -1,4 +1,4 @@
-// config-types.ts: the shape of the driver's configuration (values parsed, units applied).
+// types.ts: the shape of the driver's configuration (values parsed, units applied).
 export const DRIVER_MODES = ['controller', 'node', 'all'] as const;
 export type DriverMode = (typeof DRIVER_MODES)[number];
 

@@ -1,9 +1,9 @@
-// status-command.ts: `rds-csi-ts status [--address host:port]`: a table of the attachment actors
+// status.ts: `rds-csi-ts status [--address host:port]`: a table of the attachment actors
 // of a running driver, read from its /debug/attachments endpoint (loopback by default: run it in
 // the controller pod, or through `kubectl port-forward`).
 import type { Writable } from 'node:stream';
 
-import type { AttachmentReport } from './actors/attachment-supervisor.js';
+import type { AttachmentReport } from '../actors/attachment-supervisor.js';
 
 export interface StatusIo {
   readonly env: Readonly<Record<string, string | undefined>>;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
-import { InvalidConfigError } from './errors.js';
-import { OPTIONS, envName, loadConfig, parseDurationMs, type ConfigInputs } from './config.js';
+import { InvalidConfigError } from '../errors.js';
+import { OPTIONS, envName, loadConfig, parseDurationMs, type ConfigInputs } from './load-config.js';
 
 const FINGERPRINT = `SHA256:${'A'.repeat(43)}`;
 /** What a controller needs to reach its RDS; most tests are not about it. */

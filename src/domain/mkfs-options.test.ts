@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError } from '../errors.js';
 import { parseMkfsOptions } from './mkfs-options.js';
 
 describe('parseMkfsOptions', () => {

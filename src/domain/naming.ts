@@ -7,7 +7,7 @@
 // `nqn.2000-02.com.mikrotik:<slot>`.
 import { v5 as uuidv5 } from 'uuid';
 
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError } from '../errors.js';
 
 export const VOLUME_ID = /^pvc-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const SNAPSHOT_ID =
