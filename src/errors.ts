@@ -5,6 +5,17 @@
 // follow STYLE.md rule 6: what failed, for which object, and what to do next; never a secret,
 // a stack or a raw multi-line device dump.
 
+/** Codes of a failed host command on a node, by what the operator does about it. */
+export const HOST_COMMAND_CODES = [
+  'HOST_COMMAND_FAILED',
+  'HOST_TOOL_MISSING',
+  'HOST_DEVICE_BUSY',
+  'HOST_FILESYSTEM_DAMAGED',
+  'HOST_TARGET_UNREACHABLE',
+] as const;
+
+export type HostCommandCode = (typeof HOST_COMMAND_CODES)[number];
+
 /** Stable machine-readable error codes. Never rename one: logs and alerts match on them. */
 export const ERROR_CODES = [
   'INVALID_INPUT',
@@ -26,6 +37,7 @@ export const ERROR_CODES = [
   'OPERATION_TIMEOUT',
   'OPERATION_CANCELLED',
   'UNSAFE_OPERATION',
+  ...HOST_COMMAND_CODES,
   'INTERNAL',
 ] as const;
 
@@ -170,6 +182,58 @@ export class OperationCancelledError extends DriverError {
 /** A destructive step refused because its evidence or scope check failed (STYLE.md rule 7). */
 export class UnsafeOperationError extends DriverError {
   readonly code = 'UNSAFE_OPERATION';
+}
+
+/** What a failed host command was: the program, how it ended and what it said. */
+export interface HostCommandFacts {
+  /** The program, e.g. `mount`, `mkfs.ext4`, `nvme`. */
+  readonly command: string;
+  /** Its exit status; null when a signal ended it or it could not start. */
+  readonly exitCode: number | null;
+  /**
+   * The line of the tool's output that says what went wrong (not its version banner, usage text
+   * or a "see dmesg" hint): one line, bounded; empty when it printed nothing.
+   */
+  readonly toolMessage: string;
+}
+
+/**
+ * A command the node ran on the host (mount, mkfs, nvme, losetup, blkid, ...) failed. The message
+ * names the step, quotes the tool and says what to check; the subclasses are the failures whose
+ * kind the tool's words make plain.
+ */
+export class HostCommandError extends DriverError {
+  readonly code: HostCommandCode = 'HOST_COMMAND_FAILED';
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly toolMessage: string;
+
+  constructor(message: string, facts: HostCommandFacts, options: DriverErrorOptions = {}) {
+    super(message, options);
+    this.command = facts.command;
+    this.exitCode = facts.exitCode;
+    this.toolMessage = facts.toolMessage;
+  }
+}
+
+/** The program is not installed on the node, or may not be run there: the image must provide it. */
+export class HostToolMissingError extends HostCommandError {
+  override readonly code = 'HOST_TOOL_MISSING';
+}
+
+/** The device or mount point is in use on the node (an open file, another mount, a holder). */
+export class HostDeviceBusyError extends HostCommandError {
+  override readonly code = 'HOST_DEVICE_BUSY';
+}
+
+/** The tool found the volume's filesystem damaged: it needs a check (fsck) before it is used. */
+export class HostFilesystemDamagedError extends HostCommandError {
+  override readonly code = 'HOST_FILESYSTEM_DAMAGED';
+}
+
+/** The node could not reach the RDS's NVMe/TCP target (refused, unreachable, timed out). */
+export class HostTargetUnreachableError extends HostCommandError {
+  override readonly code = 'HOST_TARGET_UNREACHABLE';
 }
 
 /** A broken invariant inside the driver: a bug, reported as INTERNAL. */

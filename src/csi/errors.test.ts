@@ -5,6 +5,8 @@ import * as errors from '../errors.js';
 import { ERROR_CODES } from '../errors.js';
 import { STATUS_BY_ERROR_CODE, statusName, toGrpcStatus } from './errors.js';
 
+const FACTS = { command: 'mount', exitCode: 32, toolMessage: 'mount: no' };
+
 /** Every concrete DriverError subclass, built with a sample message. */
 const SAMPLES: errors.DriverError[] = [
   new errors.InvalidInputError('bad field', { field: 'name' }),
@@ -26,6 +28,11 @@ const SAMPLES: errors.DriverError[] = [
   new errors.OperationTimeoutError('too slow'),
   new errors.OperationCancelledError('gone'),
   new errors.UnsafeOperationError('refused'),
+  new errors.HostCommandError('mount failed', FACTS),
+  new errors.HostToolMissingError('no mkfs.xfs', FACTS),
+  new errors.HostDeviceBusyError('target is busy', FACTS),
+  new errors.HostFilesystemDamagedError('needs fsck', FACTS),
+  new errors.HostTargetUnreachableError('connection refused', FACTS),
   new errors.InternalError('bug'),
 ];
 
@@ -55,6 +62,11 @@ describe('error to gRPC status table', () => {
       OperationTimeoutError: Status.DEADLINE_EXCEEDED,
       OperationCancelledError: Status.CANCELLED,
       UnsafeOperationError: Status.FAILED_PRECONDITION,
+      HostCommandError: Status.FAILED_PRECONDITION,
+      HostToolMissingError: Status.FAILED_PRECONDITION,
+      HostDeviceBusyError: Status.FAILED_PRECONDITION,
+      HostFilesystemDamagedError: Status.FAILED_PRECONDITION,
+      HostTargetUnreachableError: Status.UNAVAILABLE,
       InternalError: Status.INTERNAL,
     };
     for (const error of SAMPLES) {

@@ -35,6 +35,16 @@ export const STATUS_BY_ERROR_CODE: Readonly<Record<ErrorCode, Status>> = {
   OPERATION_TIMEOUT: Status.DEADLINE_EXCEEDED,
   OPERATION_CANCELLED: Status.CANCELLED,
   UNSAFE_OPERATION: Status.FAILED_PRECONDITION,
+  // A host tool refused a step (mkfs, mount, nvme, ...): not a bug, and final, since the node
+  // undoes what the call did; it stays refused until someone acts on the tool's words (an option,
+  // the node image, a process holding the device, a filesystem check).
+  HOST_COMMAND_FAILED: Status.FAILED_PRECONDITION,
+  HOST_TOOL_MISSING: Status.FAILED_PRECONDITION,
+  // The same answer as the node's own in-use checks give for a device something still holds.
+  HOST_DEVICE_BUSY: Status.FAILED_PRECONDITION,
+  HOST_FILESYSTEM_DAMAGED: Status.FAILED_PRECONDITION,
+  // An RDS or network outage: nothing was connected, and a retry may succeed once it is back.
+  HOST_TARGET_UNREACHABLE: Status.UNAVAILABLE,
   INTERNAL: Status.INTERNAL,
 };
 

@@ -9,7 +9,7 @@ import {
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
 
-import { OperationCancelledError, describeError } from '../errors.js';
+import { DriverError, OperationCancelledError, describeError } from '../errors.js';
 import type { Clock, LogFields, Logger } from '../ports.js';
 import { statusName, toGrpcStatus } from './errors.js';
 
@@ -124,6 +124,8 @@ export function wrapUnary<Req, Res>(
         authority: call.getHost(),
       };
       if (error !== undefined) line['error'] = unexpected ? error : describeError(error);
+      // The stable code (errors.ts) beside the gRPC one: several failures share a gRPC code.
+      if (error instanceof DriverError) line['errorCode'] = error.code;
       if (unexpected) log.error('rpc failed with an unexpected error', line);
       else if (code !== Status.OK) log.warn('rpc failed', line);
       else if (QUIET_METHODS.has(method)) log.debug('rpc', line);

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 
 import { OperationCancelledError, OperationTimeoutError } from '../errors.js';
 import type { CallOptions } from '../ports.js';
+import { spawnFailure } from './command-failure.js';
 
 export interface CommandResult {
   /** Exit status; null when the child was ended by a signal. */
@@ -69,7 +70,7 @@ export class HostCommandRunner implements CommandRunner {
       child.on('error', (error) => {
         clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
-        reject(ended ?? new Error(`${command}: ${error.message}`));
+        reject(ended ?? spawnFailure(command, args, error));
       });
       child.on('close', (code) => {
         clearTimeout(timer);
@@ -79,10 +80,4 @@ export class HostCommandRunner implements CommandRunner {
       });
     });
   }
-}
-
-/** The first line of a command's error output, for messages a user can act on. */
-export function firstLine(result: CommandResult): string {
-  const text = (result.stderr.trim() || result.stdout.trim()).split('\n')[0] ?? '';
-  return text === '' ? `exit status ${String(result.code)}` : text;
 }

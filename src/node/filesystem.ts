@@ -5,9 +5,10 @@
 // is preceded by an audit line in the log.
 import { open } from 'node:fs/promises';
 
-import { FailedPreconditionError, UnsafeOperationError } from '../errors.js';
+import { InternalError, UnsafeOperationError } from '../errors.js';
 import type { CallOptions, Filesystem, Logger } from '../ports.js';
-import { firstLine, type CommandResult, type CommandRunner } from './exec.js';
+import { commandFailure, toolMessage } from './command-failure.js';
+import type { CommandRunner } from './exec.js';
 
 export type DeviceContents =
   | { readonly kind: 'formatted'; readonly fsType: string }
@@ -50,7 +51,8 @@ export class HostFilesystems {
       return { kind: 'formatted', fsType: type };
     }
     if (result.code === 2) return { kind: 'blank' };
-    return { kind: 'unknown', reason: `blkid ${device}: ${firstLine(result)}` };
+    const said = toolMessage(result) || 'it printed nothing';
+    return { kind: 'unknown', reason: `blkid ${device} exited ${String(result.code)}: ${said}` };
   }
 
   /** Probes until the answer is not "unknown", or the attempts run out (then "unknown"). */
@@ -100,7 +102,12 @@ export class HostFilesystems {
       timeoutMs: this.options.formatTimeoutMs,
       ...options,
     });
-    if (result.code !== 0) throw new Error(`mkfs.${fsType} ${device} failed: ${firstLine(result)}`);
+    if (result.code !== 0) {
+      throw commandFailure(`mkfs.${fsType}`, result, {
+        step: `formatting ${device} as ${fsType}`,
+        advice: `check the volume's mkfsOptions (a StorageClass parameter) against mkfs.${fsType}'s manual, and that the volume is large enough for ${fsType}`,
+      });
+    }
   }
 
   async mount(
@@ -114,8 +121,12 @@ export class HostFilesystems {
     if (flags.length > 0) args.push('-o', flags.join(','));
     args.push(source, target);
     const result = await this.run('mount', args, options);
-    if (result.code !== 0)
-      throw new Error(`mounting ${source} at ${target} failed: ${firstLine(result)}`);
+    if (result.code !== 0) {
+      throw commandFailure('mount', result, {
+        step: `mounting ${source} at ${target}`,
+        advice: `check the volume's mount options (the StorageClass mountOptions) and its filesystem; the node's kernel log (dmesg) says which the kernel refused`,
+      });
+    }
   }
 
   /** A bind mount, made read-only by a remount when asked (a bind ignores ro on the first call). */
@@ -127,8 +138,12 @@ export class HostFilesystems {
     options: CallOptions = {},
   ): Promise<void> {
     const bound = await this.run('mount', ['--bind', source, target], options);
-    if (bound.code !== 0)
-      throw new Error(`bind-mounting ${source} at ${target} failed: ${firstLine(bound)}`);
+    if (bound.code !== 0) {
+      throw commandFailure('mount', bound, {
+        step: `bind-mounting ${source} at ${target}`,
+        advice: `check that the volume is still staged at ${source} (the node's mount table)`,
+      });
+    }
     const remount = [...(readOnly ? ['ro'] : []), ...flags];
     if (remount.length === 0) return;
     const result = await this.run(
@@ -138,15 +153,21 @@ export class HostFilesystems {
     );
     if (result.code !== 0) {
       await this.unmount(target, options).catch(() => undefined);
-      throw new Error(
-        `remounting ${target} with ${remount.join(',')} failed: ${firstLine(result)}`,
-      );
+      throw commandFailure('mount', result, {
+        step: `remounting ${target} with ${remount.join(',')}`,
+        advice: `the bind mount was undone; check the volume's mount options (the StorageClass mountOptions)`,
+      });
     }
   }
 
   async unmount(target: string, options: CallOptions = {}): Promise<void> {
     const result = await this.run('umount', [target], options);
-    if (result.code !== 0) throw new Error(`unmounting ${target} failed: ${firstLine(result)}`);
+    if (result.code !== 0) {
+      throw commandFailure('umount', result, {
+        step: `unmounting ${target}`,
+        advice: `check the node's mount table for ${target}`,
+      });
+    }
   }
 
   /** Grows the filesystem on `device` (mounted at `mountPoint`) to the device's size. */
@@ -163,22 +184,28 @@ export class HostFilesystems {
       ...options,
     });
     if (result.code === 0) return;
-    const why = growFailure(command, result);
     // resize2fs answers EPERM when the process lacks CAP_SYS_RESOURCE (an unprivileged node
-    // container): a deployment problem the operator fixes, not a driver fault.
-    if (/permission denied|operation not permitted/i.test(why))
-      throw new FailedPreconditionError(
-        `${command} ${args.join(' ')} failed: ${why}; growing a mounted filesystem needs CAP_SYS_ADMIN and CAP_SYS_RESOURCE: run the node plugin privileged`,
-      );
-    throw new Error(`${command} ${args.join(' ')} failed: ${why}`);
+    // container): commandFailure says to run the node plugin privileged.
+    throw commandFailure(command, result, {
+      step: `growing the ${fsType} filesystem on ${device} (mounted at ${mountPoint})`,
+      advice: `the volume is already larger on the RDS; kubelet retries NodeExpandVolume, which grows the filesystem once the cause is fixed`,
+    });
   }
 
   /** The device's size in bytes. */
   async sizeBytes(device: string, options: CallOptions = {}): Promise<number> {
     const result = await this.run('blockdev', ['--getsize64', device], options);
+    if (result.code !== 0) {
+      throw commandFailure('blockdev', result, {
+        step: `reading the size of ${device}`,
+        advice: `check that the volume is still connected on this node`,
+      });
+    }
     const bytes = Number(result.stdout.trim());
-    if (result.code !== 0 || !Number.isSafeInteger(bytes))
-      throw new Error(`cannot read the size of ${device}: ${firstLine(result)}`);
+    if (!Number.isSafeInteger(bytes))
+      throw new InternalError(
+        `blockdev --getsize64 ${device} printed "${result.stdout.trim().slice(0, 40)}", not a byte count`,
+      );
     return bytes;
   }
 
@@ -202,19 +229,4 @@ async function readsFirstBlock(device: string): Promise<true | string> {
   } finally {
     await handle?.close();
   }
-}
-
-/**
- * What a failed resize2fs or xfs_growfs said, without resize2fs's version banner (its first
- * stderr line, which used to be the whole message): the remaining stderr lines, else stdout's.
- */
-export function growFailure(command: string, result: CommandResult): string {
-  const lines = (text: string) =>
-    text
-      .split('\n')
-      .map((l) => l.trim())
-      .filter((l) => l !== '' && !new RegExp(`^${command} \\d+\\.\\d+`).test(l));
-  const said = lines(result.stderr);
-  const text = (said.length > 0 ? said : lines(result.stdout)).slice(0, 3).join('; ');
-  return text === '' ? `exit status ${String(result.code)}` : text;
 }

@@ -14,11 +14,17 @@ import { createHash } from 'node:crypto';
 import { link, mkdir, readFile, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 
-import { NotFoundError, OperationTimeoutError } from '../errors.js';
+import {
+  FailedPreconditionError,
+  InternalError,
+  NotFoundError,
+  OperationTimeoutError,
+} from '../errors.js';
 import { MIKROTIK_NQN_PREFIX } from '../domain/naming.js';
 import type { CallOptions } from '../ports.js';
 import { loopBackings } from './block-devices.js';
-import { firstLine, type CommandRunner } from './exec.js';
+import { commandFailure } from './command-failure.js';
+import type { CommandRunner } from './exec.js';
 import {
   assertManaged,
   pollUntil,
@@ -82,11 +88,17 @@ export class LoopTransport implements NvmeTransport {
     });
     if (result.code !== 0) {
       if (file !== row.backingFile) await unlink(file).catch(() => undefined);
-      throw new Error(`connecting ${target.nqn} failed: ${firstLine(result)}`);
+      throw commandFailure('losetup', result, {
+        step: `connecting ${target.nqn} (attaching ${file} as a loop device)`,
+        advice: 'check that the host has a free loop device (losetup --find)',
+      });
     }
     const device = await this.devicePath(target.nqn);
-    if (device === undefined)
-      throw new Error(`connected ${target.nqn}, but its device did not appear in sysfs`);
+    if (device === undefined) {
+      throw new InternalError(
+        `losetup attached ${file} for ${target.nqn}, but no loop device backed by it shows in sysfs`,
+      );
+    }
     return { device, made: true };
   }
 
@@ -122,8 +134,12 @@ export class LoopTransport implements NvmeTransport {
         timeoutMs: this.options.commandTimeoutMs,
         ...options,
       });
-      if (result.code !== 0)
-        throw new Error(`disconnecting ${nqn} (${device}) failed: ${firstLine(result)}`);
+      if (result.code !== 0) {
+        throw commandFailure('losetup', result, {
+          step: `disconnecting ${nqn} (detaching ${device})`,
+          advice: `check what still uses ${device} on this node (losetup --list)`,
+        });
+      }
     }
     // losetup -d on a busy device only marks it for autoclear: wait until it is really gone.
     const gone = await pollUntil(
@@ -154,7 +170,12 @@ export class LoopTransport implements NvmeTransport {
       timeoutMs: this.options.commandTimeoutMs,
       ...options,
     });
-    if (result.code !== 0) throw new Error(`rescanning ${nqn} failed: ${firstLine(result)}`);
+    if (result.code !== 0) {
+      throw commandFailure('losetup', result, {
+        step: `rescanning ${nqn} (re-reading the size of ${device})`,
+        advice: `check that ${device} is still attached (losetup --list)`,
+      });
+    }
   }
 
   /** device path -> NQN and backing file, for loop devices backed by a file in this node's scope. */
@@ -177,11 +198,16 @@ export class LoopTransport implements NvmeTransport {
     try {
       parsed = JSON.parse(await readFile(this.options.exportTable, 'utf8'));
     } catch (error) {
-      throw new Error(
-        `cannot read the emulator's export table ${this.options.exportTable}: ${(error as Error).message}`,
+      throw new FailedPreconditionError(
+        `cannot read the emulator's export table ${this.options.exportTable} (--loop-export-table): ${(error as Error).message}; start the emulator, or name its exports.json`,
+        { cause: error },
       );
     }
-    if (!Array.isArray(parsed)) throw new Error(`${this.options.exportTable} is not a list`);
+    if (!Array.isArray(parsed)) {
+      throw new FailedPreconditionError(
+        `the emulator's export table ${this.options.exportTable} (--loop-export-table) is not a JSON list of exports`,
+      );
+    }
     return parsed.flatMap((row: unknown) => {
       const r = row as Partial<ExportRow> | null;
       if (typeof r?.nqn !== 'string' || typeof r.backingFile !== 'string') return [];

@@ -2,7 +2,7 @@
 // mount storm can make it huge and slow to read (field-lessons #5).
 import { readFile } from 'node:fs/promises';
 
-import { OperationTimeoutError, abortReason } from '../errors.js';
+import { InternalError, OperationTimeoutError, abortReason } from '../errors.js';
 import type { CallOptions, MountEntry, MountTable } from '../ports.js';
 
 /** Octal escapes the kernel uses in mountinfo paths (space, tab, newline, backslash). */
@@ -22,7 +22,9 @@ export function parseMountInfo(text: string): MountEntry[] {
     const tail = right?.split(' ') ?? [];
     const mountPoint = fields[4];
     if (mountPoint === undefined || tail.length < 2)
-      throw new Error(`malformed mountinfo line: ${line.slice(0, 80)}`);
+      throw new InternalError(
+        `the kernel's mount table has a line this driver cannot read: ${line.slice(0, 80)}`,
+      );
     entries.push({
       mountPoint: unescape(mountPoint),
       device: fields[2] ?? '',

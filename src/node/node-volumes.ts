@@ -7,6 +7,7 @@
 // one volume run one at a time in arrival order (field-lessons #33); stats take no lock
 // (field-lessons #22). Each stage undoes what it did when it fails.
 import { lstat, mkdir, readdir, rmdir, stat, statfs, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 import {
   AlreadyExistsError,
@@ -29,8 +30,8 @@ import type {
   VolumeStats,
 } from '../ports.js';
 import { deviceNumberOf, type BlockDevices } from './block-devices.js';
+import { commandFailure } from './command-failure.js';
 import type { CommandRunner } from './exec.js';
-import { firstLine } from './exec.js';
 import type { HostFilesystems } from './filesystem.js';
 import type { NvmeTransport } from './transport.js';
 
@@ -294,9 +295,10 @@ export class NodeVolumes implements NodeVolumeOperations {
       { timeoutMs: this.options.commandTimeoutMs, ...call },
     );
     if (result.code !== 0) {
-      throw new Error(
-        `creating the device node ${request.targetPath} for ${device} failed: ${firstLine(result)}`,
-      );
+      throw commandFailure('mknod', result, {
+        step: `creating the device node ${request.targetPath} for ${device}`,
+        advice: `check that ${dirname(request.targetPath)} exists and that the node plugin runs privileged (it makes block device nodes)`,
+      });
     }
   }
 
@@ -398,7 +400,11 @@ export class NodeVolumes implements NodeVolumeOperations {
 
   private async numberOf(device: string): Promise<string> {
     const number = await this.options.devices.number(device);
-    if (number === undefined) throw new Error(`${device} has no entry in sysfs`);
+    if (number === undefined) {
+      throw new FailedPreconditionError(
+        `${device} vanished from sysfs while in use (its connection dropped or was renumbered); retry once the volume is connected again`,
+      );
+    }
     return number;
   }
 

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { NotFoundError, OperationTimeoutError } from '../errors.js';
 import type { CallOptions } from '../ports.js';
 import { listDir } from './block-devices.js';
-import { firstLine, type CommandRunner } from './exec.js';
+import { commandFailure } from './command-failure.js';
+import type { CommandRunner } from './exec.js';
 import {
   assertManaged,
   pollUntil,
@@ -60,9 +61,10 @@ export class NvmeCliTransport implements NvmeTransport {
     const result = await this.nvme(args, options);
     // "already connected" races (another call, or the kernel reconnecting) are fine if it resolves.
     if (result.code !== 0 && !/already connected/i.test(result.stderr)) {
-      throw new Error(
-        `nvme connect to ${target.nqn} at ${target.address}:${String(target.port)} failed: ${firstLine(result)}`,
-      );
+      throw commandFailure('nvme', result, {
+        step: `connecting to ${target.nqn} at ${target.address}:${String(target.port)} over NVMe/TCP`,
+        advice: `check that the RDS exports ${target.nqn} and admits this host's NQN, and that the node has the nvme-tcp kernel module loaded`,
+      });
     }
     let device: string | undefined;
     const appeared = await pollUntil(async () => {
@@ -96,8 +98,12 @@ export class NvmeCliTransport implements NvmeTransport {
     assertManaged(nqn, this.options.managedPrefix, 'disconnect');
     if ((await this.subsystemOf(nqn)) === undefined) return;
     const result = await this.nvme(['disconnect', `--nqn=${nqn}`], options);
-    if (result.code !== 0)
-      throw new Error(`nvme disconnect of ${nqn} failed: ${firstLine(result)}`);
+    if (result.code !== 0) {
+      throw commandFailure('nvme', result, {
+        step: `disconnecting ${nqn}`,
+        advice: `check the node's NVMe subsystems (nvme list-subsys)`,
+      });
+    }
     const gone = await pollUntil(
       async () => (await this.subsystemOf(nqn)) === undefined,
       this.options.settleTimeoutMs ?? 15_000,
@@ -124,8 +130,12 @@ export class NvmeCliTransport implements NvmeTransport {
     if (subsystem === undefined) throw new NotFoundError(`${nqn} is not connected on this node`);
     for (const controller of (await listDir(subsystem)).filter((e) => /^nvme\d+$/.test(e))) {
       const result = await this.nvme(['ns-rescan', `/dev/${controller}`], options);
-      if (result.code !== 0)
-        throw new Error(`nvme ns-rescan of ${nqn} failed: ${firstLine(result)}`);
+      if (result.code !== 0) {
+        throw commandFailure('nvme', result, {
+          step: `rescanning the namespaces of ${nqn} (/dev/${controller})`,
+          advice: `check that ${nqn} is still connected (nvme list-subsys)`,
+        });
+      }
     }
   }
 

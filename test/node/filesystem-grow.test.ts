@@ -3,7 +3,7 @@
 // growth in an unprivileged sandbox: no CAP_SYS_RESOURCE).
 import { describe, expect, it } from 'vitest';
 
-import { FailedPreconditionError } from '../../src/errors.js';
+import { HostCommandError } from '../../src/errors.js';
 import type { CommandResult, CommandRunner } from '../../src/node/exec.js';
 import { HostFilesystems } from '../../src/node/filesystem.js';
 import { captureLog } from '../helpers/log-capture.js';
@@ -25,8 +25,11 @@ function filesystems(result: CommandResult): { fs: HostFilesystems; ran: string[
   return { fs, ran };
 }
 
+const AGAIN =
+  'the volume is already larger on the RDS; kubelet retries NodeExpandVolume, which grows the filesystem once the cause is fixed';
+
 describe('growing a filesystem', () => {
-  it('resize2fs refused for lack of privilege: FAILED_PRECONDITION naming the cause, not the banner', async () => {
+  it('resize2fs refused for lack of privilege: names the cause and the fix, not the banner', async () => {
     const { fs, ran } = filesystems({
       code: 1,
       stdout:
@@ -35,9 +38,10 @@ describe('growing a filesystem', () => {
     });
     const error = await fs.grow('/dev/loop0', '/tmp/rmnt', 'ext4').catch((e: unknown) => e);
     expect(ran).toEqual(['resize2fs /dev/loop0']);
-    expect(error).toBeInstanceOf(FailedPreconditionError);
+    expect(error).toBeInstanceOf(HostCommandError);
+    expect((error as HostCommandError).code).toBe('HOST_COMMAND_FAILED');
     expect((error as Error).message).toBe(
-      'resize2fs /dev/loop0 failed: resize2fs: Permission denied to resize filesystem; growing a mounted filesystem needs CAP_SYS_ADMIN and CAP_SYS_RESOURCE: run the node plugin privileged',
+      'growing the ext4 filesystem on /dev/loop0 (mounted at /tmp/rmnt) failed: resize2fs exited with status 1: "resize2fs: Permission denied to resize filesystem"; the node plugin lacks a privilege this needs (mounting needs CAP_SYS_ADMIN, growing ext4 also CAP_SYS_RESOURCE): run the node plugin privileged',
     );
   });
 
@@ -48,9 +52,9 @@ describe('growing a filesystem', () => {
       stderr: 'resize2fs 1.47.0 (5-Feb-2023)\n',
     });
     const error = await fs.grow('/dev/loop0', '/m', 'ext4').catch((e: unknown) => e);
-    expect(error).not.toBeInstanceOf(FailedPreconditionError);
+    expect((error as HostCommandError).toolMessage).toBe('Please run e2fsck -f /dev/loop0 first.');
     expect((error as Error).message).toBe(
-      'resize2fs /dev/loop0 failed: Please run e2fsck -f /dev/loop0 first.',
+      `growing the ext4 filesystem on /dev/loop0 (mounted at /m) failed: resize2fs exited with status 1: "Please run e2fsck -f /dev/loop0 first."; ${AGAIN}`,
     );
     const xfs = filesystems({
       code: 1,
@@ -58,7 +62,7 @@ describe('growing a filesystem', () => {
       stderr: 'xfs_growfs: /m is not a mounted XFS filesystem\n',
     });
     await expect(xfs.fs.grow('/dev/loop0', '/m', 'xfs')).rejects.toThrow(
-      'xfs_growfs /m failed: xfs_growfs: /m is not a mounted XFS filesystem',
+      `growing the xfs filesystem on /dev/loop0 (mounted at /m) failed: xfs_growfs exited with status 1: "xfs_growfs: /m is not a mounted XFS filesystem"; ${AGAIN}`,
     );
     const silent = filesystems({
       code: 137,
@@ -66,7 +70,7 @@ describe('growing a filesystem', () => {
       stderr: 'resize2fs 1.47.0 (5-Feb-2023)\n',
     });
     await expect(silent.fs.grow('/dev/loop0', '/m', 'ext4')).rejects.toThrow(
-      'resize2fs /dev/loop0 failed: exit status 137',
+      `growing the ext4 filesystem on /dev/loop0 (mounted at /m) failed: resize2fs exited with status 137 and printed nothing; ${AGAIN}`,
     );
   });
 });

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MANAGED_NQN_PREFIX, MIKROTIK_NQN_PREFIX } from '../../src/domain/naming.js';
 import { HostCommandRunner } from '../../src/node/exec.js';
 import { LoopTransport } from '../../src/node/loop-transport.js';
+import { loopsUnder } from '../helpers/loop-devices.js';
 import { tempDir, type TempDir } from '../helpers/temp-dir.js';
 
 const MIB = 2 ** 20;
@@ -17,16 +18,6 @@ const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const cleanup of cleanups.splice(0).reverse()) cleanup();
 });
-
-/** Loop devices backed by anything under `dir`, from losetup itself (not the code under test). */
-function loopsUnder(dir: string): string[] {
-  return execFileSync('losetup', ['--list', '--noheadings', '--output', 'NAME,BACK-FILE'], {
-    encoding: 'utf8',
-  })
-    .split('\n')
-    .filter((line) => line.includes(dir))
-    .map((line) => line.trim().split(/\s+/)[0] ?? '');
-}
 
 function emulatorDir(): { dir: TempDir; table: string; nqn: string; file: string } {
   const dir = tempDir('loop-transport-');

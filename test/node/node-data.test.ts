@@ -2,7 +2,6 @@
 // mounts, survives everything a volume lives through: unstage and restage, a driver restart, a
 // snapshot restore and a clone. Content is compared by SHA-256.
 import { createHash, randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -19,6 +18,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { VolumeCapability } from '../../src/csi/generated/csi/v1/VolumeCapability.js';
 import { MIB, MOUNT_RWO, createRequest } from '../helpers/controller-requests.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
+import { loopsUnder } from '../helpers/loop-devices.js';
 import { tempDir, type TempDir } from '../helpers/temp-dir.js';
 
 const NODE = 'test-node';
@@ -31,15 +31,6 @@ afterEach(async () => {
 
 function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-/** Loop devices whose backing file lies under `dir` (what the loop transport attached). */
-function loopsUnder(dir: string): string[] {
-  return execFileSync('losetup', ['--list', '--noheadings', '--output', 'NAME,BACK-FILE'], {
-    encoding: 'utf8',
-  })
-    .split('\n')
-    .filter((line) => line.includes(dir));
 }
 
 async function start(emulatorDir: string): Promise<DriverFixture> {

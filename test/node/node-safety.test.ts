@@ -39,6 +39,7 @@ import { MIB } from '../helpers/controller-requests.js';
 import { grpcError } from '../helpers/csi-client.js';
 import { driverFixture } from '../helpers/driver-fixture.js';
 import { captureLog } from '../helpers/log-capture.js';
+import { loopsUnder } from '../helpers/loop-devices.js';
 import { tempDir, type TempDir } from '../helpers/temp-dir.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -90,15 +91,6 @@ function exportsWith(dir: TempDir, slots: string[], bytes = 64 * MIB): string {
   const table = join(dir.path, 'exports.json');
   writeFileSync(table, JSON.stringify(rows));
   return table;
-}
-
-function loopsUnder(dir: string): string[] {
-  return execFileSync('losetup', ['--list', '--noheadings', '--output', 'NAME,BACK-FILE'], {
-    encoding: 'utf8',
-  })
-    .split('\n')
-    .filter((line) => line.includes(dir))
-    .map((line) => line.trim().split(/\s+/)[0] ?? '');
 }
 
 function node(table: string, runner: CommandRunner, mountStormLimit = 100) {
