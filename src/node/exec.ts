@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 
 import { OperationCancelledError, OperationTimeoutError } from '../errors.js';
-import type { CallOptions } from '../ports.js';
+import type { CallOptions, Clock } from '../ports.js';
 import { spawnFailure } from './command-failure.js';
 
 export interface CommandResult {
@@ -29,8 +29,14 @@ export interface CommandRunner {
 const MAX_OUTPUT = 4 * 1024 * 1024;
 
 export class HostCommandRunner implements CommandRunner {
-  /** `path` overrides where binaries are looked up (tests put fakes first). */
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+  /**
+   * `clock` times each child's limit; `env` overrides where binaries are looked up (tests put
+   * fakes first on its PATH).
+   */
+  constructor(
+    private readonly clock: Clock,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
 
   run(command: string, args: readonly string[], options: RunOptions): Promise<CommandResult> {
     const line = [command, ...args].join(' ');
@@ -48,7 +54,7 @@ export class HostCommandRunner implements CommandRunner {
         ended ??= error;
         child.kill('SIGKILL');
       };
-      const timer = setTimeout(
+      const timer = this.clock.setTimeout(
         () =>
           stop(
             new OperationTimeoutError(
@@ -68,12 +74,12 @@ export class HostCommandRunner implements CommandRunner {
       child.stdin.on('error', () => undefined); // a child that exits without reading its input
       child.stdin.end(options.input ?? '');
       child.on('error', (error) => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         reject(ended ?? spawnFailure(command, args, error));
       });
       child.on('close', (code) => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         options.signal?.removeEventListener('abort', onAbort);
         if (ended !== undefined) reject(ended);
         else resolve({ code, stdout, stderr });

@@ -6,9 +6,10 @@
 import { open } from 'node:fs/promises';
 
 import { InternalError, UnsafeOperationError } from '../errors.js';
-import type { CallOptions, Filesystem, Logger } from '../ports.js';
+import type { CallOptions, Clock, Filesystem, Logger } from '../ports.js';
 import { commandFailure, toolMessage } from './command-failure.js';
 import type { CommandRunner } from './exec.js';
+import { pause } from './poll-until.js';
 
 export type DeviceContents =
   | { readonly kind: 'formatted'; readonly fsType: string }
@@ -17,6 +18,8 @@ export type DeviceContents =
 
 export interface HostFilesystemOptions {
   readonly runner: CommandRunner;
+  /** Times the pause between "unknown" probes. */
+  readonly clock: Clock;
   readonly log: Logger;
   /** Limit for quick commands (blkid, mount, umount, blockdev). */
   readonly commandTimeoutMs: number;
@@ -68,7 +71,7 @@ export class HostFilesystems {
         reason: contents.reason,
       });
       if (attempt < attempts)
-        await new Promise((resolve) => setTimeout(resolve, this.options.probeIntervalMs ?? 2_000));
+        await pause(this.options.clock, this.options.probeIntervalMs ?? 2_000);
     }
     return contents;
   }

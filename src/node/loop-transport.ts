@@ -21,13 +21,13 @@ import {
   OperationTimeoutError,
 } from '../errors.js';
 import { MIKROTIK_NQN_PREFIX } from '../domain/naming.js';
-import type { CallOptions } from '../ports.js';
+import type { CallOptions, Clock } from '../ports.js';
 import { loopBackings } from './block-devices.js';
 import { commandFailure } from './command-failure.js';
 import type { CommandRunner } from './exec.js';
+import { pollUntil } from './poll-until.js';
 import {
   assertManaged,
-  pollUntil,
   type Connection,
   type NvmeTransport,
   type TransportTarget,
@@ -38,6 +38,8 @@ export interface LoopTransportOptions {
   readonly exportTable: string;
   readonly managedPrefix: string;
   readonly runner: CommandRunner;
+  /** Times the settle waits after connect and disconnect. */
+  readonly clock: Clock;
   readonly commandTimeoutMs: number;
   /** How long a detach may take to show in sysfs (a busy device detaches lazily). */
   readonly settleTimeoutMs?: number;
@@ -145,6 +147,7 @@ export class LoopTransport implements NvmeTransport {
     const gone = await pollUntil(
       async () => (await this.devicePath(nqn)) === undefined,
       this.options.settleTimeoutMs ?? 10_000,
+      this.options.clock,
     );
     if (!gone) {
       throw new OperationTimeoutError(

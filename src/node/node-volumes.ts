@@ -19,6 +19,7 @@ import {
 import { KeyedQueue } from '../domain/keyed-queue.js';
 import type {
   CallOptions,
+  Clock,
   Filesystem,
   Logger,
   MountEntry,
@@ -33,6 +34,7 @@ import { deviceNumberOf, type BlockDevices } from './block-devices.js';
 import { commandFailure } from './command-failure.js';
 import type { CommandRunner } from './exec.js';
 import type { HostFilesystems } from './filesystem.js';
+import { pause } from './poll-until.js';
 import type { NvmeTransport } from './transport.js';
 
 export interface NodeVolumesOptions {
@@ -41,6 +43,8 @@ export interface NodeVolumesOptions {
   readonly mounts: MountTable;
   readonly devices: BlockDevices;
   readonly runner: CommandRunner;
+  /** Times event messages and the pause between looks for a closing opener. */
+  readonly clock: Clock;
   readonly log: Logger;
   readonly commandTimeoutMs: number;
   readonly mountStormLimit: number;
@@ -101,7 +105,7 @@ export class NodeVolumes implements NodeVolumeOperations {
         this.event(
           request.volumeId,
           'StaleMountDetected',
-          `stale mount at ${request.stagingPath} on node ${this.options.nodeId}: ${top.source} (${top.device}) is gone; remounting the volume's device ${device} at ${new Date().toISOString()}`,
+          `stale mount at ${request.stagingPath} on node ${this.options.nodeId}: ${top.source} (${top.device}) is gone; remounting the volume's device ${device} at ${this.timestamp()}`,
         );
         for (let i = present.length; i > 0; i--)
           await filesystems.unmount(request.stagingPath, call);
@@ -148,10 +152,14 @@ export class NodeVolumes implements NodeVolumeOperations {
       this.event(
         request.volumeId,
         'MountFailure',
-        `staging on node ${this.options.nodeId} at ${request.stagingPath} failed at ${new Date().toISOString()}: ${error instanceof Error ? error.message : String(error)}${made ? ' (the connection this attempt made was undone)' : ''}`,
+        `staging on node ${this.options.nodeId} at ${request.stagingPath} failed at ${this.timestamp()}: ${error instanceof Error ? error.message : String(error)}${made ? ' (the connection this attempt made was undone)' : ''}`,
       );
       throw error;
     }
+  }
+
+  private timestamp(): string {
+    return new Date(this.options.clock.now()).toISOString();
   }
 
   /** A Warning event on the volume's PVC; never throws, never waits. */
@@ -193,7 +201,7 @@ export class NodeVolumes implements NodeVolumeOperations {
       for (let look = 0; look < 3; look++) {
         openers = await this.options.devices.openers(device);
         if (openers.length === 0) break;
-        await new Promise((resolve) => setTimeout(resolve, 200));
+        await pause(this.options.clock, 200);
       }
       if (openers.length > 0) {
         throw new FailedPreconditionError(

@@ -6,13 +6,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { NotFoundError, OperationTimeoutError } from '../errors.js';
-import type { CallOptions } from '../ports.js';
+import type { CallOptions, Clock } from '../ports.js';
 import { listDir } from './block-devices.js';
 import { commandFailure } from './command-failure.js';
 import type { CommandRunner } from './exec.js';
+import { pollUntil } from './poll-until.js';
 import {
   assertManaged,
-  pollUntil,
   type Connection,
   type NvmeTransport,
   type TransportTarget,
@@ -21,6 +21,8 @@ import {
 export interface NvmeTransportOptions {
   readonly managedPrefix: string;
   readonly runner: CommandRunner;
+  /** Times the settle waits after connect and disconnect. */
+  readonly clock: Clock;
   readonly commandTimeoutMs: number;
   /** This host's NQN (from /etc/nvme/hostnqn), passed as --hostnqn (field-lessons #24). */
   readonly hostNqn?: string | undefined;
@@ -67,10 +69,14 @@ export class NvmeCliTransport implements NvmeTransport {
       });
     }
     let device: string | undefined;
-    const appeared = await pollUntil(async () => {
-      device = await this.devicePath(target.nqn);
-      return device !== undefined;
-    }, this.options.settleTimeoutMs ?? 15_000);
+    const appeared = await pollUntil(
+      async () => {
+        device = await this.devicePath(target.nqn);
+        return device !== undefined;
+      },
+      this.options.settleTimeoutMs ?? 15_000,
+      this.options.clock,
+    );
     if (!appeared || device === undefined) {
       throw new OperationTimeoutError(
         `connected to ${target.nqn}, but no namespace block device appeared in sysfs`,
@@ -107,6 +113,7 @@ export class NvmeCliTransport implements NvmeTransport {
     const gone = await pollUntil(
       async () => (await this.subsystemOf(nqn)) === undefined,
       this.options.settleTimeoutMs ?? 15_000,
+      this.options.clock,
     );
     if (!gone) {
       throw new OperationTimeoutError(

@@ -43,17 +43,3 @@ export function assertManaged(nqn: string, managedPrefix: string, step: string):
     );
   }
 }
-
-/** Polls `check` until it returns true or `timeoutMs` passes; returns whether it did. */
-export async function pollUntil(
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-  intervalMs = 100,
-): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}

@@ -41,8 +41,8 @@ export function createNodeSide({
   kubeConfig,
   eventMetrics,
 }: NodeSideDeps): NodeSide {
-  const runner = new HostCommandRunner();
-  const transport = createTransport(config, runner, log);
+  const runner = new HostCommandRunner(clock);
+  const transport = createTransport(config, runner, clock, log);
   log.info('node transport ready', {
     transport: transport.kind,
     managedNqnPrefix: config.managedNqnPrefix,
@@ -73,6 +73,7 @@ export function createNodeSide({
     transport,
     filesystems: new HostFilesystems({
       runner,
+      clock,
       log,
       commandTimeoutMs: config.nodeCommandTimeoutMs,
       formatTimeoutMs: config.mkfsTimeoutMs,
@@ -80,6 +81,7 @@ export function createNodeSide({
     mounts,
     devices,
     runner,
+    clock,
     log,
     commandTimeoutMs: config.nodeCommandTimeoutMs,
     mountStormLimit: config.mountStormLimit,
@@ -89,12 +91,18 @@ export function createNodeSide({
   return { volumes, stop: () => events?.stop() ?? Promise.resolve() };
 }
 
-function createTransport(config: Config, runner: HostCommandRunner, log: Logger): NvmeTransport {
+function createTransport(
+  config: Config,
+  runner: HostCommandRunner,
+  clock: Clock,
+  log: Logger,
+): NvmeTransport {
   if (config.nodeTransport === 'loop') {
     return new LoopTransport({
       exportTable: config.loopExportTable ?? '',
       managedPrefix: config.managedNqnPrefix,
       runner,
+      clock,
       commandTimeoutMs: config.nodeCommandTimeoutMs,
       // Its own loop devices, as a node has its own NVMe connections (e2e: two nodes, one host).
       nodeId: config.nodeId,
@@ -115,6 +123,7 @@ function createTransport(config: Config, runner: HostCommandRunner, log: Logger)
   return new NvmeCliTransport({
     managedPrefix: config.managedNqnPrefix,
     runner,
+    clock,
     commandTimeoutMs: config.nodeCommandTimeoutMs,
     hostNqn,
   });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { HostCommandError } from '../../src/errors.js';
 import type { CommandResult, CommandRunner } from '../../src/node/exec.js';
 import { HostFilesystems } from '../../src/node/filesystem.js';
+import { systemClock } from '../../src/main.js';
 import { captureLog } from '../helpers/log-capture.js';
 
 function filesystems(result: CommandResult): { fs: HostFilesystems; ran: string[] } {
@@ -18,6 +19,7 @@ function filesystems(result: CommandResult): { fs: HostFilesystems; ran: string[
   };
   const fs = new HostFilesystems({
     runner,
+    clock: systemClock,
     log: captureLog().logger,
     commandTimeoutMs: 1_000,
     formatTimeoutMs: 1_000,

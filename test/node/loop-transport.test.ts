@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_MANAGED_NQN_PREFIX, MIKROTIK_NQN_PREFIX } from '../../src/domain/naming.js';
 import { HostCommandRunner } from '../../src/node/exec.js';
 import { LoopTransport } from '../../src/node/loop-transport.js';
+import { systemClock } from '../../src/main.js';
 import { loopsUnder } from '../helpers/loop-devices.js';
 import { tempDir, type TempDir } from '../helpers/temp-dir.js';
 
@@ -39,7 +40,8 @@ function transport(table: string, nodeId?: string): LoopTransport {
   return new LoopTransport({
     exportTable: table,
     managedPrefix: DEFAULT_MANAGED_NQN_PREFIX,
-    runner: new HostCommandRunner(),
+    runner: new HostCommandRunner(systemClock),
+    clock: systemClock,
     commandTimeoutMs: 10_000,
     settleTimeoutMs: 2_000,
     ...(nodeId !== undefined ? { nodeId } : {}),

@@ -35,6 +35,7 @@ import { NodeVolumes } from '../../src/node/node-volumes.js';
 import { NvmeCliTransport } from '../../src/node/nvme-transport.js';
 import { sweepOrphans } from '../../src/node/orphan-sweep.js';
 import type { StageRequest } from '../../src/ports.js';
+import { systemClock } from '../../src/main.js';
 import { MIB } from '../helpers/controller-requests.js';
 import { grpcError } from '../helpers/csi-client.js';
 import { driverFixture } from '../helpers/driver-fixture.js';
@@ -53,7 +54,7 @@ class RecordingRunner implements CommandRunner {
   private readonly real: HostCommandRunner;
 
   constructor(env: NodeJS.ProcessEnv = process.env) {
-    this.real = new HostCommandRunner(env);
+    this.real = new HostCommandRunner(systemClock, env);
   }
 
   run(command: string, args: readonly string[], options: RunOptions): Promise<CommandResult> {
@@ -99,6 +100,7 @@ function node(table: string, runner: CommandRunner, mountStormLimit = 100) {
     exportTable: table,
     managedPrefix: DEFAULT_MANAGED_NQN_PREFIX,
     runner,
+    clock: systemClock,
     commandTimeoutMs: 10_000,
     settleTimeoutMs: 2_000,
   });
@@ -106,6 +108,7 @@ function node(table: string, runner: CommandRunner, mountStormLimit = 100) {
     transport,
     filesystems: new HostFilesystems({
       runner,
+      clock: systemClock,
       log: log.logger,
       commandTimeoutMs: 10_000,
       formatTimeoutMs: 60_000,
@@ -115,6 +118,7 @@ function node(table: string, runner: CommandRunner, mountStormLimit = 100) {
     mounts: new ProcMountTable(),
     devices: new BlockDevices(),
     runner,
+    clock: systemClock,
     log: log.logger,
     commandTimeoutMs: 10_000,
     mountStormLimit,
@@ -249,6 +253,7 @@ describe('node safety', () => {
     const nvme = new NvmeCliTransport({
       managedPrefix: DEFAULT_MANAGED_NQN_PREFIX,
       runner: nvmeRunner,
+      clock: systemClock,
       commandTimeoutMs: 1_000,
       sysfs: join(dir.path, 'no-sysfs'),
     });
@@ -289,10 +294,11 @@ describe('node safety', () => {
       nvme: `echo $$ > ${dir.path}/nvme.pid; exec sleep 60`,
       mount: `echo $$ > ${dir.path}/mount.pid; exec sleep 60`,
     });
-    const runner = new HostCommandRunner(env);
+    const runner = new HostCommandRunner(systemClock, env);
     const nvme = new NvmeCliTransport({
       managedPrefix: DEFAULT_MANAGED_NQN_PREFIX,
       runner,
+      clock: systemClock,
       commandTimeoutMs: 300,
       sysfs: join(dir.path, 'no-sysfs'),
     });
@@ -308,6 +314,7 @@ describe('node safety', () => {
 
     const filesystems = new HostFilesystems({
       runner,
+      clock: systemClock,
       log: captureLog().logger,
       commandTimeoutMs: 300,
       formatTimeoutMs: 300,

@@ -11,6 +11,7 @@ import { OperationTimeoutError } from '../../src/errors.js';
 import { DEFAULT_MANAGED_NQN_PREFIX } from '../../src/domain/naming.js';
 import type { CommandResult, CommandRunner, RunOptions } from '../../src/node/exec.js';
 import { NvmeCliTransport } from '../../src/node/nvme-transport.js';
+import { systemClock } from '../../src/main.js';
 import { tempDir, type TempDir } from '../helpers/temp-dir.js';
 
 const NQN = `${DEFAULT_MANAGED_NQN_PREFIX}0a1b2c3d-0000-4000-8000-000000000001`;
@@ -46,6 +47,7 @@ function setup() {
   const transport = new NvmeCliTransport({
     managedPrefix: DEFAULT_MANAGED_NQN_PREFIX,
     runner,
+    clock: systemClock,
     commandTimeoutMs: 1_000,
     hostNqn: 'nqn.2014-08.org.nvmexpress:uuid:host-a',
     settleTimeoutMs: 500,
