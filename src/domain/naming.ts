@@ -72,7 +72,18 @@ export function checkVolumePath(value: string, field = 'volumePath'): string {
   return value;
 }
 
-/** True when `nqn` is inside the managed prefix (compared whole, never as a substring). */
+/**
+ * The one rule for which NVMe subsystems the node may connect, disconnect or rescan: a
+ * well-formed NQN of at most 223 bytes that starts with the (non-empty) managed prefix and has
+ * more after it. A prefix match alone would let through the bare prefix, a path (`../`), a
+ * line break or upper case, none of which a volume of ours ever has.
+ */
 export function isManagedNqn(nqn: string, prefix: string): boolean {
-  return NQN.test(nqn) && nqn.startsWith(prefix) && nqn.length > prefix.length;
+  return (
+    prefix !== '' &&
+    NQN.test(nqn) &&
+    nqn.length <= MAX_NQN_BYTES &&
+    nqn.startsWith(prefix) &&
+    nqn.length > prefix.length
+  );
 }

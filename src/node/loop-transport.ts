@@ -20,7 +20,7 @@ import {
   NotFoundError,
   OperationTimeoutError,
 } from '../errors.js';
-import { MIKROTIK_NQN_PREFIX } from '../domain/naming.js';
+import { MIKROTIK_NQN_PREFIX, isManagedNqn } from '../domain/naming.js';
 import type { CallOptions, Clock } from '../ports.js';
 import { loopBackings } from './block-devices.js';
 import { commandFailure } from './command-failure.js';
@@ -161,7 +161,7 @@ export class LoopTransport implements NvmeTransport {
 
   async connected(): Promise<string[]> {
     return [...new Set([...(await this.attached()).values()].map((a) => a.nqn))].filter((n) =>
-      n.startsWith(this.options.managedPrefix),
+      isManagedNqn(n, this.options.managedPrefix),
     );
   }
 

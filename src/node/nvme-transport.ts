@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import { isManagedNqn } from '../domain/naming.js';
 import { NotFoundError, OperationTimeoutError } from '../errors.js';
 import type { CallOptions, Clock } from '../ports.js';
 import { listDir } from './block-devices.js';
@@ -126,7 +127,7 @@ export class NvmeCliTransport implements NvmeTransport {
     const out: string[] = [];
     for (const name of await listDir(join(this.sysfs, 'class', 'nvme-subsystem'))) {
       const nqn = await readTrimmed(join(this.sysfs, 'class', 'nvme-subsystem', name, 'subsysnqn'));
-      if (nqn?.startsWith(this.options.managedPrefix) === true) out.push(nqn);
+      if (nqn !== undefined && isManagedNqn(nqn, this.options.managedPrefix)) out.push(nqn);
     }
     return out;
   }

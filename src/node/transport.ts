@@ -3,6 +3,7 @@
 // loop device (loop-transport.ts). Both resolve NQN -> device through sysfs on every use, never
 // from a remembered /dev path (field-lessons #17), and nothing above this interface knows which
 // one runs.
+import { isManagedNqn } from '../domain/naming.js';
 import { UnsafeOperationError } from '../errors.js';
 import type { CallOptions, TransportTarget } from '../ports.js';
 
@@ -35,11 +36,11 @@ export interface NvmeTransport {
   rescan(nqn: string, options?: CallOptions): Promise<void>;
 }
 
-/** The guard every destructive transport step calls first. */
+/** The guard every destructive transport step calls first (the rule: isManagedNqn). */
 export function assertManaged(nqn: string, managedPrefix: string, step: string): void {
-  if (managedPrefix === '' || !nqn.startsWith(managedPrefix)) {
+  if (!isManagedNqn(nqn, managedPrefix)) {
     throw new UnsafeOperationError(
-      `refusing to ${step} ${nqn}: it is outside the managed NQN prefix ${managedPrefix} (only this driver's volumes are touched; the host may boot from other NVMe subsystems)`,
+      `refusing to ${step} ${JSON.stringify(nqn).slice(1, -1).slice(0, 240)}: it is outside the managed NQN prefix ${managedPrefix} (only this driver's volumes are touched; the host may boot from other NVMe subsystems)`,
     );
   }
 }

@@ -263,6 +263,48 @@ describe('node safety', () => {
     expect(nvmeRunner.commands).toEqual([]);
   });
 
+  it('refuses an NQN that only starts like a managed one: the prefix alone, a path, a line break', async () => {
+    const dir = tempDir('safety-');
+    cleanups.push(() => dir.remove());
+    const nearMisses = [
+      DEFAULT_MANAGED_NQN_PREFIX,
+      `${DEFAULT_MANAGED_NQN_PREFIX}../nixos-var`,
+      `${DEFAULT_MANAGED_NQN_PREFIX}1\nnqn.2000-02.com.mikrotik:nixos-var`,
+      `${DEFAULT_MANAGED_NQN_PREFIX}UPPER`,
+    ];
+    // Each is a connected subsystem in the kernel's view, so only the rule stands in the way.
+    const sysfs = join(dir.path, 'sysfs');
+    nearMisses.forEach((nqn, i) => {
+      const subsystem = join(sysfs, 'class', 'nvme-subsystem', `nvme-subsys${i}`);
+      mkdirSync(join(subsystem, `nvme${i}`), { recursive: true });
+      writeFileSync(join(subsystem, 'subsysnqn'), `${nqn}\n`);
+    });
+    const ran: string[] = [];
+    const nvme = new NvmeCliTransport({
+      managedPrefix: DEFAULT_MANAGED_NQN_PREFIX,
+      runner: {
+        run: (command, args) => {
+          ran.push([command, ...args].join(' '));
+          return Promise.resolve({ code: 0, stdout: '', stderr: '' });
+        },
+      },
+      clock: systemClock,
+      commandTimeoutMs: 1_000,
+      settleTimeoutMs: 0,
+      sysfs,
+    });
+    for (const nqn of nearMisses) {
+      await expect(nvme.disconnect(nqn), JSON.stringify(nqn)).rejects.toBeInstanceOf(
+        UnsafeOperationError,
+      );
+      await expect(nvme.rescan(nqn), JSON.stringify(nqn)).rejects.toThrow(
+        /is outside the managed NQN prefix/,
+      );
+    }
+    expect(await nvme.connected()).toEqual([]);
+    expect(ran).toEqual([]);
+  });
+
   it('refuses another mount of a device past the mount-storm limit', async () => {
     const dir = tempDir('safety-');
     cleanups.push(() => dir.remove());
