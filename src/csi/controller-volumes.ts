@@ -1,5 +1,7 @@
-// controller-volumes.ts: CreateVolume, DeleteVolume, ValidateVolumeCapabilities, ListVolumes,
-// ControllerGetVolume, ControllerExpandVolume and GetCapacity over the RdsBackend port.
+// controller-volumes.ts: the bodies of CreateVolume, DeleteVolume and ControllerExpandVolume over
+// the RdsBackend port, the pool lookup behind GetCapacity, and the Volume message and context
+// ListVolumes and ControllerGetVolume build from a disk. Those two and ValidateVolumeCapabilities
+// are answered in controller-service.ts itself.
 //
 // Each handler validates the whole request, takes the volume's lock (mutations only), looks at the
 // device, answers a repeat with the same result, and only then acts (STYLE.md rule 7).
