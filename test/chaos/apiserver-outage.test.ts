@@ -13,13 +13,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CoreV1Api, KubeConfig, StorageV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, StorageV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
 import { ATTACHMENT_ANNOTATION } from '../../src/k8s/pv-attachment-store.js';
 import { volumeIdForName } from '../../src/domain/naming.js';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { componentRbac } from '../helpers/deploy-manifests.js';
+import { useClusterAs } from '../helpers/cluster-as.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { OutageController, RWO, RWX, type Answer } from './outage-controller.js';
 
@@ -30,7 +29,7 @@ const GRACE_MS = 5_000;
 const ROUNDS_AT_MS = [5_000, 25_000, 45_000];
 const [A, B, C] = ['outage-a', 'outage-b', 'outage-c'] as const;
 
-let cluster: Cluster;
+const k8s = useClusterAs('controller', 'outage-controller');
 let core: CoreV1Api;
 let storage: StorageV1Api;
 let dir: string;
@@ -58,14 +57,8 @@ async function setReady(name: string, ready: boolean, note: string): Promise<voi
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'outage-'));
-  cluster = await startCluster({ controllerManager: false });
-  const admin = new KubeConfig();
-  admin.loadFromFile(cluster.kubeconfigPath);
-  core = admin.makeApiClient(CoreV1Api);
-  storage = admin.makeApiClient(StorageV1Api);
-  const role = componentRbac('controller').clusterRole;
-  await cluster.createObject('/apis/rbac.authorization.k8s.io/v1/clusterroles', role);
-  const identity = await cluster.createIdentity('outage-controller', role.metadata.name);
+  core = k8s.adminKube.makeApiClient(CoreV1Api);
+  storage = k8s.adminKube.makeApiClient(StorageV1Api);
   for (const name of [A, B, C]) {
     await core.createNode({ body: { apiVersion: 'v1', kind: 'Node', metadata: { name } } });
     await setReady(name, true, 'kubelet is posting ready status');
@@ -78,7 +71,7 @@ beforeAll(async () => {
       label,
       elected,
       dir: join(dir, label),
-      kubeconfigPath: identity.kubeconfigPath,
+      kubeconfigPath: k8s.identity.kubeconfigPath,
       core,
       storage,
       gracePeriod: `${String(GRACE_MS / 1000)}s`,
@@ -90,7 +83,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const side of sides) await side.stop();
-  await cluster?.stop();
   // A failed run keeps the drivers' logs and the control plane's for the post-mortem.
   if (passed) rmSync(dir, { recursive: true, force: true });
   else console.log(`logs kept in ${dir}`);
@@ -235,7 +227,7 @@ it(`API server down for ${String(OUTAGE_MS / 1000)} s: no stale clears, defined 
   // A node change just before the API goes: the driver's reconcile pass runs in the outage.
   await setReady(B, false, 'kubelet stopped posting node status');
 
-  await cluster.stopApiServer();
+  await k8s.cluster.stopApiServer();
   const outageStart = Date.now();
   const noticed = await Promise.all(
     sides.map(async (side) => {
@@ -269,7 +261,7 @@ it(`API server down for ${String(OUTAGE_MS / 1000)} s: no stale clears, defined 
     timeoutMs: OUTAGE_MS + 1_000,
     intervalMs: 100,
   });
-  await cluster.startApiServer();
+  await k8s.cluster.startApiServer();
   const back = Date.now();
   const recovered = await Promise.all(
     sides.map(async (side) => {

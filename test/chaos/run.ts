@@ -12,12 +12,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { CoreV1Api, KubeConfig, StorageV1Api } from '@kubernetes/client-node';
+import { CoreV1Api, StorageV1Api } from '@kubernetes/client-node';
 
 import { startEmulator, type Emulator } from '../../src/rds/emulator/emulator.js';
 import type { OneShotFault } from '../../src/rds/emulator/faults.js';
-import { startCluster, type Cluster } from '../helpers/cluster.js';
-import { componentRbac } from '../helpers/deploy-manifests.js';
+import { bindComponent, startCluster, type Cluster } from '../helpers/cluster.js';
 import { csiClients, type CsiClients } from '../helpers/csi-client.js';
 import { TEST_PASSWORD } from '../helpers/emulator-fixture.js';
 import { DriverProcess } from './driver-process.js';
@@ -65,14 +64,10 @@ async function main(): Promise<number> {
     poolSizeBytes: POOL_BYTES,
   });
   const rdsPort = emulator.port;
-  const admin = new KubeConfig();
-  admin.loadFromFile(cluster.kubeconfigPath);
-  const core = admin.makeApiClient(CoreV1Api);
-  const storage = admin.makeApiClient(StorageV1Api);
   // The controller runs with exactly the chart's controller ClusterRole.
-  const role = componentRbac('controller').clusterRole;
-  await cluster.createObject('/apis/rbac.authorization.k8s.io/v1/clusterroles', role);
-  const identity = await cluster.createIdentity('chaos-controller', role.metadata.name);
+  const { identity, adminKube } = await bindComponent(cluster, 'controller', 'chaos-controller');
+  const core = adminKube.makeApiClient(CoreV1Api);
+  const storage = adminKube.makeApiClient(StorageV1Api);
   for (const name of NODES)
     await core.createNode({ body: { apiVersion: 'v1', kind: 'Node', metadata: { name } } });
 

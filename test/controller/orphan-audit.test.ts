@@ -5,7 +5,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { KubeConfig } from '@kubernetes/client-node';
 import { status } from '@grpc/grpc-js';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,8 +13,8 @@ import { packageVersion, startDriver, systemClock, type Driver } from '../../src
 import { volumeIdForName } from '../../src/domain/naming.js';
 import type { Clock } from '../../src/ports.js';
 import { FS_DIR } from '../../src/rds/emulator/state-store.js';
-import { roleIdentity, startCluster, type Cluster, type CrdDocument } from '../helpers/cluster.js';
-import { componentRbac } from '../helpers/deploy-manifests.js';
+import type { CrdDocument } from '../helpers/cluster.js';
+import { useClusterAs } from '../helpers/cluster-as.js';
 import { GIB, createRequest, emulatorFiles } from '../helpers/controller-requests.js';
 import { csiClients, grpcError, type CsiClients } from '../helpers/csi-client.js';
 import { emulatorRdsSettings, testConfig } from '../helpers/driver-fixture.js';
@@ -39,8 +38,7 @@ const LOOSE = 'pvc-0b7d7a58-9a7e-4c4e-8f51-3c1f4e2a9d10';
 /** A managed-looking file that a disk of the host's own (not ours) uses. */
 const HOSTS = 'pvc-5e1d2c3b-4a59-4687-9a0b-c1d2e3f40516';
 
-let cluster: Cluster;
-let kube: KubeConfig;
+const k8s = useClusterAs('controller', 'rds-csi-orphans');
 let rds: EmulatorFixture;
 let snapshotId = '';
 /** The driver's clock runs this far ahead of the wall clock (the tests move it). */
@@ -78,7 +76,7 @@ async function startController(argv: string[]): Promise<Controller> {
     clock,
     version: packageVersion(),
     rds: emulatorRdsSettings(rds.emulator),
-    kubeConfig: kube,
+    kubeConfig: k8s.kube,
   });
   const clients = csiClients(driver.address);
   const controller = {
@@ -106,7 +104,7 @@ function orphanAudit(driver: Driver) {
 }
 
 async function createPv(volumeId: string): Promise<void> {
-  await cluster.createObject('/api/v1/persistentvolumes', {
+  await k8s.cluster.createObject('/api/v1/persistentvolumes', {
     apiVersion: 'v1',
     kind: 'PersistentVolume',
     metadata: { name: volumeId },
@@ -131,25 +129,18 @@ function diskSlots(): string[] {
 }
 
 beforeAll(async () => {
-  cluster = await startCluster({ controllerManager: false });
   // The snapshot CRDs (the pinned external-snapshotter client's own, scripts/tools.sh).
   const file = join(CRDS, 'snapshot.storage.k8s.io_volumesnapshotcontents.yaml');
   for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
     const crd = doc.toJS() as CrdDocument | null;
-    if (crd !== null) await cluster.applyCrd(crd);
+    if (crd !== null) await k8s.cluster.applyCrd(crd);
   }
-  ({ kube } = await roleIdentity(
-    cluster,
-    componentRbac('controller').clusterRole,
-    'rds-csi-orphans',
-  ));
   rds = await emulatorFixture();
 }, 120_000);
 
 afterAll(async () => {
   for (const c of running.splice(0)) await c.stop().catch(() => undefined);
   await rds?.stop();
-  await cluster?.stop();
 });
 
 describe('orphan audit', () => {
@@ -168,7 +159,7 @@ describe('orphan audit', () => {
     });
     snapshotId = snap.snapshot?.snapshotId ?? '';
     // The snapshotter's two steps: the content, then its status naming the snapshot.
-    await cluster.createObject(CONTENTS, {
+    await k8s.cluster.createObject(CONTENTS, {
       apiVersion: 'snapshot.storage.k8s.io/v1',
       kind: 'VolumeSnapshotContent',
       metadata: { name: 'snapcontent-live' },
@@ -179,8 +170,8 @@ describe('orphan audit', () => {
         volumeSnapshotRef: { name: 'live-snap', namespace: 'default' },
       },
     });
-    const content = (await cluster.getObject(`${CONTENTS}/snapcontent-live`)) as object;
-    await cluster.putObject(`${CONTENTS}/snapcontent-live/status`, {
+    const content = (await k8s.cluster.getObject(`${CONTENTS}/snapcontent-live`)) as object;
+    await k8s.cluster.putObject(`${CONTENTS}/snapcontent-live/status`, {
       ...content,
       status: { snapshotHandle: snapshotId, readyToUse: true },
     });
@@ -346,7 +337,7 @@ describe('orphan audit', () => {
       what: "the leader's first pass",
     });
     writeFileSync(join(rds.emulator.dataDir, FS_DIR, DIR, `${LOOSE}.img`), Buffer.alloc(4096));
-    await cluster.stopApiServer();
+    await k8s.cluster.stopApiServer();
     const outcome = await orphanAudit(leader.driver).auditor.runPass();
     expect(outcome.result).toBe('kubernetes_unavailable');
     expect(emulatorFiles(rds)).toContain(`${DIR}/${LOOSE}.img`);

@@ -4,12 +4,10 @@
 // made to fire (an RWO conflict, a failed stage, a migration) and every event in the cluster, and
 // the driver's log, is scanned for the marker and the password.
 import { status } from '@grpc/grpc-js';
-import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
-import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
+import { useClusterAs } from '../helpers/cluster-as.js';
 import { createRequest } from '../helpers/controller-requests.js';
-import { componentRbac } from '../helpers/deploy-manifests.js';
 import { grpcError, retryUnavailable } from '../helpers/csi-client.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
 import { TEST_PASSWORD } from '../helpers/emulator-fixture.js';
@@ -19,22 +17,7 @@ const DRIVER = 'rds.csi.srvlab.io';
 const SECRET = 'evt-secret-91c4aa';
 const secrets = { token: SECRET, [`${SECRET}-key`]: `${SECRET}-value`, password: SECRET };
 
-let cluster: Cluster;
-let driverKube: KubeConfig;
-let admin: CoreV1Api;
-
-beforeAll(async () => {
-  cluster = await startCluster({ controllerManager: false });
-  ({ kube: driverKube, admin } = await roleIdentity(
-    cluster,
-    componentRbac('controller').clusterRole,
-    'rds-csi-controller',
-  ));
-}, 120_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+const k8s = useClusterAs('controller', 'rds-csi-controller');
 
 const settled = <T>(call: () => Promise<T>): Promise<T> =>
   retryUnavailable(call, 'the driver to accept requests');
@@ -46,13 +29,13 @@ describe('Kubernetes events', () => {
   });
 
   it('carry no CSI secret and no SSH credential, on every path that posts one', async () => {
-    await cluster.createObject('/api/v1/namespaces', {
+    await k8s.cluster.createObject('/api/v1/namespaces', {
       apiVersion: 'v1',
       kind: 'Namespace',
       metadata: { name: 'vault' },
     });
     for (const name of ['worker-a', 'worker-b', 'worker-c'])
-      await cluster.createObject('/api/v1/nodes', {
+      await k8s.cluster.createObject('/api/v1/nodes', {
         apiVersion: 'v1',
         kind: 'Node',
         metadata: { name },
@@ -70,19 +53,19 @@ describe('Kubernetes events', () => {
       ],
       {},
       {},
-      driverKube,
+      k8s.kube,
     );
     const { controller, node } = fixture.clients;
 
     const claims: Record<string, string> = {};
     const volume = async (name: string, mode: 'ReadWriteOnce' | 'ReadWriteMany') => {
-      await cluster.createObject('/api/v1/namespaces/vault/persistentvolumeclaims', {
+      await k8s.cluster.createObject('/api/v1/namespaces/vault/persistentvolumeclaims', {
         apiVersion: 'v1',
         kind: 'PersistentVolumeClaim',
         metadata: { name, namespace: 'vault' },
         spec: { accessModes: [mode], resources: { requests: { storage: '1Gi' } } },
       });
-      const pvc = (await cluster.getObject(
+      const pvc = (await k8s.cluster.getObject(
         `/api/v1/namespaces/vault/persistentvolumeclaims/${name}`,
       )) as { metadata: { uid: string } };
       const created = await controller.CreateVolume(
@@ -99,7 +82,7 @@ describe('Kubernetes events', () => {
         }),
       );
       const volumeId = created.volume?.volumeId ?? '';
-      await cluster.createObject('/api/v1/persistentvolumes', {
+      await k8s.cluster.createObject('/api/v1/persistentvolumes', {
         apiVersion: 'v1',
         kind: 'PersistentVolume',
         metadata: { name: volumeId },
@@ -161,7 +144,7 @@ describe('Kubernetes events', () => {
     const wanted = ['AttachmentConflict', 'MigrationStarted', 'MigrationCompleted', 'MountFailure'];
     const events = await waitFor(
       async () => {
-        const list = await admin.listNamespacedEvent({ namespace: 'vault' });
+        const list = await k8s.admin.listNamespacedEvent({ namespace: 'vault' });
         const reasons = new Set(list.items.map((e) => e.reason));
         return wanted.every((r) => reasons.has(r)) ? list.items : undefined;
       },
@@ -173,7 +156,7 @@ describe('Kubernetes events', () => {
       expect(event.message ?? '').not.toBe('');
     }
 
-    const everything = JSON.stringify((await admin.listEventForAllNamespaces()).items);
+    const everything = JSON.stringify((await k8s.admin.listEventForAllNamespaces()).items);
     expect(everything).not.toContain(SECRET);
     expect(everything).not.toContain(TEST_PASSWORD);
     const log = fixture.log.text();

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 
+import { componentRbac, type Component } from './deploy-manifests.js';
 import { freePort } from './free-port.js';
 import { waitFor } from './wait-for.js';
 import { launch, tailOf, terminate, type Managed } from './processes.js';
@@ -400,21 +401,33 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   }
 }
 
+/** What bindComponent gives a test: the component's identity and clients, and admin ones. */
+export interface ComponentAccess {
+  /** The fresh user bound to the component's ClusterRole (its kubeconfigPath for a process). */
+  readonly identity: Identity;
+  /** A client as that user: what the driver component may do, and no more. */
+  readonly kube: KubeConfig;
+  readonly adminKube: KubeConfig;
+  /** Core API as admin, for arranging objects and reading what the driver wrote. */
+  readonly admin: CoreV1Api;
+}
+
 /**
- * Creates a ClusterRole (from the rendered chart: test/helpers/deploy-manifests.ts) and an identity
- * bound to exactly it: the driver's kubeconfig for tests that run it with its deployment's
- * permissions, plus an admin client.
+ * Creates `component`'s ClusterRole as the chart renders it (test/helpers/deploy-manifests.ts)
+ * and an identity (`name`) bound to exactly it, so a permission the code needs but the role
+ * lacks fails the test.
  */
-export async function roleIdentity(
+export async function bindComponent(
   cluster: Cluster,
-  role: { readonly metadata: { readonly name: string } },
+  component: Component,
   name: string,
-): Promise<{ kube: KubeConfig; admin: CoreV1Api }> {
+): Promise<ComponentAccess> {
+  const role = componentRbac(component).clusterRole;
   await cluster.createObject('/apis/rbac.authorization.k8s.io/v1/clusterroles', role);
   const identity = await cluster.createIdentity(name, role.metadata.name);
   const kube = new KubeConfig();
   kube.loadFromFile(identity.kubeconfigPath);
   const adminKube = new KubeConfig();
   adminKube.loadFromFile(cluster.kubeconfigPath);
-  return { kube, admin: adminKube.makeApiClient(CoreV1Api) };
+  return { identity, kube, adminKube, admin: adminKube.makeApiClient(CoreV1Api) };
 }

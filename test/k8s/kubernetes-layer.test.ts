@@ -1,13 +1,7 @@
 // The driver's Kubernetes layer against a real etcd + kube-apiserver (issue 6), running as an
 // identity bound to the controller's ClusterRole from the Helm chart (deploy/kubernetes/), so
 // a permission the code needs but the role lacks fails here. The last test stops the API server.
-import {
-  PatchStrategy,
-  type CoreV1Api,
-  type KubeConfig,
-  setHeaderOptions,
-  type V1PersistentVolume,
-} from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1PersistentVolume } from '@kubernetes/client-node';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -27,8 +21,7 @@ import {
 import type { CacheEvent } from '../../src/k8s/watched-cache.js';
 import { systemClock } from '../../src/main.js';
 import type { EventMetrics, HealthReporter } from '../../src/ports.js';
-import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
-import { componentRbac } from '../helpers/deploy-manifests.js';
+import { useClusterAs } from '../helpers/cluster-as.js';
 import { grpcError, retryUnavailable } from '../helpers/csi-client.js';
 import { createRequest } from '../helpers/controller-requests.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
@@ -38,23 +31,8 @@ import { waitFor } from '../helpers/wait-for.js';
 
 const DRIVER = 'rds.csi.srvlab.io';
 
-let cluster: Cluster;
-let driverKube: KubeConfig;
-let admin: CoreV1Api;
+const k8s = useClusterAs('controller', 'rds-csi-controller');
 const log = captureLog('info');
-
-beforeAll(async () => {
-  cluster = await startCluster({ controllerManager: false });
-  ({ kube: driverKube, admin } = await roleIdentity(
-    cluster,
-    componentRbac('controller').clusterRole,
-    'rds-csi-controller',
-  ));
-}, 120_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-});
 
 function pv(
   name: string,
@@ -102,7 +80,7 @@ function eventRecorder(
   limits: { queueSize?: number; requestTimeoutMs?: number; attempts?: number } = {},
 ): EventRecorder {
   return new EventRecorder({
-    kubeConfig: driverKube,
+    kubeConfig: k8s.kube,
     component: DRIVER,
     instance: 'controller-0',
     clock: systemClock,
@@ -121,7 +99,7 @@ describe('caches (list + watch)', () => {
 
   beforeAll(async () => {
     caches = createClusterCaches({
-      kubeConfig: driverKube,
+      kubeConfig: k8s.kube,
       driverName: DRIVER,
       resyncMs: 1_000,
       clock: systemClock,
@@ -140,7 +118,7 @@ describe('caches (list + watch)', () => {
     caches.nodes.on(note('node'));
     caches.volumes.on(note('pv'));
     caches.attachments.on(note('va'));
-    await cluster.createObject('/api/v1/nodes', {
+    await k8s.cluster.createObject('/api/v1/nodes', {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name: 'before-start' },
@@ -158,18 +136,21 @@ describe('caches (list + watch)', () => {
   });
 
   it("sees creates, updates and deletes, and keeps only this driver's PVs and attachments", async () => {
-    await cluster.createObject('/api/v1/nodes', {
+    await k8s.cluster.createObject('/api/v1/nodes', {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name: 'worker-a' },
     });
-    await cluster.createObject('/api/v1/persistentvolumes', pv('ours'));
-    await cluster.createObject('/api/v1/persistentvolumes', pv('theirs', 'other.csi.example.com'));
+    await k8s.cluster.createObject('/api/v1/persistentvolumes', pv('ours'));
+    await k8s.cluster.createObject(
+      '/api/v1/persistentvolumes',
+      pv('theirs', 'other.csi.example.com'),
+    );
     for (const [name, attacher] of [
       ['va-ours', DRIVER],
       ['va-theirs', 'other.csi.example.com'],
     ] as const) {
-      await cluster.createObject('/apis/storage.k8s.io/v1/volumeattachments', {
+      await k8s.cluster.createObject('/apis/storage.k8s.io/v1/volumeattachments', {
         apiVersion: 'storage.k8s.io/v1',
         kind: 'VolumeAttachment',
         metadata: { name },
@@ -184,16 +165,16 @@ describe('caches (list + watch)', () => {
     expect(seen).not.toContain('pv add theirs');
     expect(seen).not.toContain('va add va-theirs');
 
-    await admin.patchPersistentVolume(
+    await k8s.admin.patchPersistentVolume(
       { name: 'ours', body: { metadata: { labels: { touched: 'yes' } } } },
       mergePatch,
     );
     await waitFor(() => seen.includes('pv update ours'), { what: 'the update' });
     expect(caches.volumes.get('ours')?.metadata?.labels?.['touched']).toBe('yes');
 
-    await admin.deletePersistentVolume({ name: 'ours' });
+    await k8s.admin.deletePersistentVolume({ name: 'ours' });
     // The pv-protection finalizer holds it (no controller-manager here): release it by hand.
-    await admin.patchPersistentVolume(
+    await k8s.admin.patchPersistentVolume(
       { name: 'ours', body: { metadata: { finalizers: null } } },
       mergePatch,
     );
@@ -212,9 +193,9 @@ describe('caches (list + watch)', () => {
 
 describe('PV writes with optimistic concurrency', () => {
   it('a patch racing another writer is retried and both changes survive', async () => {
-    await cluster.createObject('/api/v1/persistentvolumes', pv('race'));
-    const writer = new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger });
-    const other = new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger });
+    await k8s.cluster.createObject('/api/v1/persistentvolumes', pv('race'));
+    const writer = new PvWriter({ kubeConfig: k8s.kube, clock: systemClock, log: log.logger });
+    const other = new PvWriter({ kubeConfig: k8s.kube, clock: systemClock, log: log.logger });
     let decisions = 0;
     const written = await writer.updateAnnotations('race', async () => {
       decisions++;
@@ -228,7 +209,7 @@ describe('PV writes with optimistic concurrency', () => {
       'example.com/other': 'theirs',
       'rds.csi.srvlab.io/attachment': 'worker-a',
     });
-    const stored = await admin.readPersistentVolume({ name: 'race' });
+    const stored = await k8s.admin.readPersistentVolume({ name: 'race' });
     expect(stored.metadata?.annotations).toMatchObject({
       'example.com/other': 'theirs',
       'rds.csi.srvlab.io/attachment': 'worker-a',
@@ -242,9 +223,9 @@ describe('PV writes with optimistic concurrency', () => {
   });
 
   it('writes from a cached copy in one round trip, and recovers when that copy was stale', async () => {
-    await cluster.createObject('/api/v1/persistentvolumes', pv('cached'));
-    const writer = new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger });
-    const fresh = await admin.readPersistentVolume({ name: 'cached' });
+    await k8s.cluster.createObject('/api/v1/persistentvolumes', pv('cached'));
+    const writer = new PvWriter({ kubeConfig: k8s.kube, clock: systemClock, log: log.logger });
+    const fresh = await k8s.admin.readPersistentVolume({ name: 'cached' });
     let decisions = 0;
     const first = await writer.updateAnnotations(
       'cached',
@@ -275,7 +256,7 @@ describe('PV writes with optimistic concurrency', () => {
   });
 
   it('attachment writes take one round trip, from the cache or from our own last write', async () => {
-    await cluster.createObject('/api/v1/persistentvolumes', pv('one-trip'));
+    await k8s.cluster.createObject('/api/v1/persistentvolumes', pv('one-trip'));
     // Reads (GETs) the writer makes: every attempt but a first one that starts from a given copy.
     let reads = 0;
     class CountingWriter extends PvWriter {
@@ -294,11 +275,11 @@ describe('PV writes with optimistic concurrency', () => {
       }
     }
     // A watch cache that lags: it goes on returning what it held when the test began.
-    let cacheCopy = await admin.readPersistentVolume({ name: 'one-trip' });
+    let cacheCopy = await k8s.admin.readPersistentVolume({ name: 'one-trip' });
     const store = new PvAttachmentStore({
-      kubeConfig: driverKube,
+      kubeConfig: k8s.kube,
       driverName: DRIVER,
-      writer: new CountingWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger }),
+      writer: new CountingWriter({ kubeConfig: k8s.kube, clock: systemClock, log: log.logger }),
       graceMs: 30_000,
       log: log.logger,
       cached: () => cacheCopy,
@@ -323,20 +304,20 @@ describe('PV writes with optimistic concurrency', () => {
     await store.save('pvc-one-trip', record(['worker-b'], 3));
     expect(reads).toBe(0);
     // Someone else writes and the cache has seen it: the cache's copy is newer and is used.
-    cacheCopy = await admin.patchPersistentVolume(
+    cacheCopy = await k8s.admin.patchPersistentVolume(
       { name: 'one-trip', body: { metadata: { labels: { team: 'storage' } } } },
       mergePatch,
     );
     await store.save('pvc-one-trip', record([], 4));
     expect(reads).toBe(0);
     // Someone else writes and the cache has not seen it: one 409, a re-read, and the write lands.
-    await admin.patchPersistentVolume(
+    await k8s.admin.patchPersistentVolume(
       { name: 'one-trip', body: { metadata: { labels: { team: 'platform' } } } },
       mergePatch,
     );
     await store.save('pvc-one-trip', record(['worker-c'], 5));
     expect(reads).toBe(1);
-    const final = await admin.readPersistentVolume({ name: 'one-trip' });
+    const final = await k8s.admin.readPersistentVolume({ name: 'one-trip' });
     expect(final.metadata?.labels).toEqual({ team: 'platform' });
     expect(final.metadata?.annotations?.[GO_ATTACHED_NODE]).toBe('worker-c');
     expect(JSON.parse(final.metadata?.annotations?.[ATTACHMENT_ANNOTATION] ?? '{}')).toMatchObject({
@@ -353,7 +334,7 @@ describe('PV writes with optimistic concurrency', () => {
       readOnly: {},
       savedAt: 1,
     };
-    await cluster.createObject('/api/v1/persistentvolumes', {
+    await k8s.cluster.createObject('/api/v1/persistentvolumes', {
       ...pv('inflight'),
       metadata: {
         name: 'inflight',
@@ -363,9 +344,9 @@ describe('PV writes with optimistic concurrency', () => {
     });
     let disagreements = 0;
     const store = new PvAttachmentStore({
-      kubeConfig: driverKube,
+      kubeConfig: k8s.kube,
       driverName: DRIVER,
-      writer: new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger }),
+      writer: new PvWriter({ kubeConfig: k8s.kube, clock: systemClock, log: log.logger }),
       graceMs: 30_000,
       log: log.logger,
       onDisagreement: (id) => {
@@ -379,7 +360,7 @@ describe('PV writes with optimistic concurrency', () => {
       context: { nodes: ['worker-a'] },
     });
     const annotations = async () =>
-      (await admin.readPersistentVolume({ name: 'inflight' })).metadata?.annotations ?? {};
+      (await k8s.admin.readPersistentVolume({ name: 'inflight' })).metadata?.annotations ?? {};
     expect((await annotations())[ATTACHMENT_ANNOTATION]).toBeDefined();
     expect(disagreements).toBe(0);
     // At a rebuild, no VolumeAttachment backs it: the record goes.
@@ -390,12 +371,12 @@ describe('PV writes with optimistic concurrency', () => {
   });
 
   it('finds the PVC through claimRef, and not a new PVC that reuses the name', async () => {
-    await cluster.createObject('/api/v1/namespaces', {
+    await k8s.cluster.createObject('/api/v1/namespaces', {
       apiVersion: 'v1',
       kind: 'Namespace',
       metadata: { name: 'apps' },
     });
-    const pvc = (await cluster.createObject('/api/v1/namespaces/apps/persistentvolumeclaims', {
+    const pvc = (await k8s.cluster.createObject('/api/v1/namespaces/apps/persistentvolumeclaims', {
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
       metadata: { name: 'data' },
@@ -405,7 +386,7 @@ describe('PV writes with optimistic concurrency', () => {
         storageClassName: '',
       },
     })) as { metadata: { uid: string } };
-    const writer = new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger });
+    const writer = new PvWriter({ kubeConfig: k8s.kube, clock: systemClock, log: log.logger });
     const bound = pv('bound', DRIVER, { namespace: 'apps', name: 'data' });
     expect(await writer.claimOf(bound)).toEqual({
       namespace: 'apps',
@@ -429,7 +410,7 @@ describe('events', () => {
     const message = '[pvc-1]: Attached to node worker-a (duration: 12ms)';
     recorder.record({ pvc, type: 'Normal', reason: 'VolumeAttached', message });
     await recorder.flush();
-    const first = await admin.listNamespacedEvent({
+    const first = await k8s.admin.listNamespacedEvent({
       namespace: 'apps',
       fieldSelector: 'involvedObject.name=data',
     });
@@ -451,7 +432,7 @@ describe('events', () => {
       message: 'another message',
     });
     await recorder.flush();
-    const after = await admin.listNamespacedEvent({
+    const after = await k8s.admin.listNamespacedEvent({
       namespace: 'apps',
       fieldSelector: 'involvedObject.name=data',
     });
@@ -467,7 +448,7 @@ describe('events', () => {
 describe('leader election', () => {
   function elector(identity: string, events: string[]): LeaderElector {
     return new LeaderElector({
-      kubeConfig: driverKube,
+      kubeConfig: k8s.kube,
       namespace: 'kube-system',
       name: 'rds-csi-test-controller',
       identity,
@@ -521,12 +502,12 @@ describe('the controller with leader election', () => {
       '--leader-election-lease-duration',
       '3s',
     ];
-    const first = await driverFixture([...argv, '--node-id', 'controller-a'], {}, {}, driverKube);
+    const first = await driverFixture([...argv, '--node-id', 'controller-a'], {}, {}, k8s.kube);
     await waitFor(() => first.driver.kubernetes?.leadership.isLeader(), {
       timeoutMs: 5_000,
       what: 'a leader',
     });
-    const second = await driverFixture([...argv, '--node-id', 'controller-b'], {}, {}, driverKube);
+    const second = await driverFixture([...argv, '--node-id', 'controller-b'], {}, {}, k8s.kube);
     try {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
       expect(second.driver.kubernetes?.leadership.isLeader()).toBe(false);
@@ -578,11 +559,11 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
     retryUnavailable(call, 'the attachment state to load');
 
   async function annotations(pvName: string): Promise<Record<string, string>> {
-    return (await admin.readPersistentVolume({ name: pvName })).metadata?.annotations ?? {};
+    return (await k8s.admin.readPersistentVolume({ name: pvName })).metadata?.annotations ?? {};
   }
 
   async function eventsFor(reason: string): Promise<string[]> {
-    const list = await admin.listNamespacedEvent({
+    const list = await k8s.admin.listNamespacedEvent({
       namespace: 'apps',
       fieldSelector: `reason=${reason}`,
     });
@@ -590,19 +571,19 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
   }
 
   it('fences RWO across nodes and restarts, with the state on the PV and events on the PVC', async () => {
-    await cluster.createObject('/api/v1/nodes', {
+    await k8s.cluster.createObject('/api/v1/nodes', {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name: 'worker-b' },
     });
-    const pvc = (await cluster.getObject(
+    const pvc = (await k8s.cluster.getObject(
       '/api/v1/namespaces/apps/persistentvolumeclaims/data',
     )) as { metadata: { uid: string } };
-    let fixture = await driverFixture(argv, {}, {}, driverKube);
+    let fixture = await driverFixture(argv, {}, {}, k8s.kube);
     try {
       const created = await fixture.clients.controller.CreateVolume(createRequest('fenced'));
       const volumeId = created.volume?.volumeId ?? '';
-      await cluster.createObject('/api/v1/persistentvolumes', {
+      await k8s.cluster.createObject('/api/v1/persistentvolumes', {
         ...pv('pv-fenced'),
         spec: {
           ...pv('pv-fenced').spec,
@@ -649,7 +630,7 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
 
       // A restart inside the grace period: the new process hands the volume over as a handoff.
       await fixture.stop();
-      fixture = await driverFixture(argv, {}, {}, driverKube);
+      fixture = await driverFixture(argv, {}, {}, k8s.kube);
       // Each fixture brings its own emulator: give the new one the same disk (same name, same ID).
       await fixture.clients.controller.CreateVolume(createRequest('fenced'));
       await publish(fixture, volumeId, 'worker-b');
@@ -674,11 +655,11 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
 
   it('a restart in the middle of the grace period honors the remaining time, read from the PV', async () => {
     const graceArgv = [...argv, '--attachment-grace-period', '10s'];
-    let fixture = await driverFixture(graceArgv, {}, {}, driverKube);
+    let fixture = await driverFixture(graceArgv, {}, {}, k8s.kube);
     try {
       const created = await fixture.clients.controller.CreateVolume(createRequest('resumed'));
       const volumeId = created.volume?.volumeId ?? '';
-      await cluster.createObject('/api/v1/persistentvolumes', {
+      await k8s.cluster.createObject('/api/v1/persistentvolumes', {
         ...pv('pv-resumed'),
         spec: { ...pv('pv-resumed').spec, csi: { driver: DRIVER, volumeHandle: volumeId } },
       });
@@ -695,7 +676,7 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
       await new Promise((resolve) =>
         setTimeout(resolve, Math.max(0, detachedAt + 5_000 - Date.now())),
       );
-      fixture = await driverFixture(graceArgv, {}, {}, driverKube);
+      fixture = await driverFixture(graceArgv, {}, {}, k8s.kube);
       const restartedAt = Date.now();
       const onPv = async () => (await annotations('pv-resumed'))[ATTACHMENT_ANNOTATION];
       // Timing bounds below tell the three outcomes apart: a timer that fires at once on
@@ -718,7 +699,7 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
   it("adopts the Go driver's annotations, and lets VolumeAttachments win a disagreement", async () => {
     const adopted = 'pvc-0a1b2c3d-0000-4000-8000-00000000ad0b';
     const contradicted = 'pvc-0a1b2c3d-0000-4000-8000-0000000c0de0';
-    await cluster.createObject('/api/v1/persistentvolumes', {
+    await k8s.cluster.createObject('/api/v1/persistentvolumes', {
       ...pv('pv-adopted'),
       metadata: {
         name: 'pv-adopted',
@@ -726,7 +707,7 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
       },
       spec: { ...pv('pv-adopted').spec, csi: { driver: DRIVER, volumeHandle: adopted } },
     });
-    await cluster.createObject('/apis/storage.k8s.io/v1/volumeattachments', {
+    await k8s.cluster.createObject('/apis/storage.k8s.io/v1/volumeattachments', {
       apiVersion: 'storage.k8s.io/v1',
       kind: 'VolumeAttachment',
       metadata: { name: 'va-adopted' },
@@ -736,14 +717,14 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
         source: { persistentVolumeName: 'pv-adopted' },
       },
     });
-    const va = (await cluster.getObject(
+    const va = (await k8s.cluster.getObject(
       '/apis/storage.k8s.io/v1/volumeattachments/va-adopted',
     )) as Record<string, unknown>;
-    await cluster.putObject('/apis/storage.k8s.io/v1/volumeattachments/va-adopted/status', {
+    await k8s.cluster.putObject('/apis/storage.k8s.io/v1/volumeattachments/va-adopted/status', {
       ...va,
       status: { attached: true },
     });
-    await cluster.createObject('/api/v1/persistentvolumes', {
+    await k8s.cluster.createObject('/api/v1/persistentvolumes', {
       ...pv('pv-contradicted'),
       metadata: {
         name: 'pv-contradicted',
@@ -765,7 +746,7 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
       },
       spec: { ...pv('pv-contradicted').spec, csi: { driver: DRIVER, volumeHandle: contradicted } },
     });
-    const fixture = await driverFixture(argv, {}, {}, driverKube);
+    const fixture = await driverFixture(argv, {}, {}, k8s.kube);
     try {
       // The emulator holds neither disk: create them under the same IDs so publish can find them.
       for (const id of [adopted, contradicted])
@@ -788,12 +769,12 @@ describe('attachments recorded on PVs (ControllerPublish/Unpublish)', () => {
 
 describe('reconciler against the API server', () => {
   it('a deleted node loses its attachment after the grace period, with the event on the PVC', async () => {
-    await cluster.createObject('/api/v1/nodes', {
+    await k8s.cluster.createObject('/api/v1/nodes', {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name: 'worker-gone' },
     });
-    await cluster.createObject('/api/v1/namespaces/apps/persistentvolumeclaims', {
+    await k8s.cluster.createObject('/api/v1/namespaces/apps/persistentvolumeclaims', {
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
       metadata: { name: 'vm-disk' },
@@ -816,13 +797,13 @@ describe('reconciler against the API server', () => {
       ],
       {},
       {},
-      driverKube,
+      k8s.kube,
     );
     try {
       const volumeId =
         (await fixture.clients.controller.CreateVolume(createRequest('stale-one'))).volume
           ?.volumeId ?? '';
-      await cluster.createObject('/api/v1/persistentvolumes', {
+      await k8s.cluster.createObject('/api/v1/persistentvolumes', {
         ...pv('pv-stale'),
         spec: {
           ...pv('pv-stale').spec,
@@ -852,11 +833,11 @@ describe('reconciler against the API server', () => {
         { timeoutMs: 10_000, intervalMs: 200, what: 'the publish' },
       );
       const deletedAt = Date.now();
-      await admin.deleteNode({ name: 'worker-gone' });
+      await k8s.admin.deleteNode({ name: 'worker-gone' });
       // The node watch triggers a pass; the attachment goes stale, then clears after 2 s.
       await waitFor(
         async () =>
-          (await admin.readPersistentVolume({ name: 'pv-stale' })).metadata?.annotations?.[
+          (await k8s.admin.readPersistentVolume({ name: 'pv-stale' })).metadata?.annotations?.[
             ATTACHMENT_ANNOTATION
           ] === undefined,
         {
@@ -869,7 +850,7 @@ describe('reconciler against the API server', () => {
       await waitFor(
         async () =>
           (
-            await admin.listNamespacedEvent({
+            await k8s.admin.listNamespacedEvent({
               namespace: 'apps',
               fieldSelector: 'reason=StaleAttachmentCleared',
             })
@@ -890,18 +871,18 @@ describe('reconciler against the API server', () => {
 describe('with the API server gone', () => {
   it('a reconcile pass clears nothing when it cannot look nodes up (fail-open)', async () => {
     const volumeId = 'pvc-0a1b2c3d-0000-4000-8000-00000000fa11';
-    await cluster.createObject('/api/v1/nodes', {
+    await k8s.cluster.createObject('/api/v1/nodes', {
       apiVersion: 'v1',
       kind: 'Node',
       metadata: { name: 'worker-kept' },
     });
-    await cluster.createObject('/api/v1/persistentvolumes', {
+    await k8s.cluster.createObject('/api/v1/persistentvolumes', {
       ...pv('pv-outage'),
       spec: { ...pv('pv-outage').spec, csi: { driver: DRIVER, volumeHandle: volumeId } },
     });
-    const writer = new PvWriter({ kubeConfig: driverKube, clock: systemClock, log: log.logger });
+    const writer = new PvWriter({ kubeConfig: k8s.kube, clock: systemClock, log: log.logger });
     const store = new PvAttachmentStore({
-      kubeConfig: driverKube,
+      kubeConfig: k8s.kube,
       driverName: DRIVER,
       writer,
       graceMs: 200,
@@ -927,7 +908,7 @@ describe('with the API server gone', () => {
     const reconciler = new AttachmentReconciler({
       supervisor,
       store,
-      nodes: nodeLookup(driverKube),
+      nodes: nodeLookup(k8s.kube),
       intervalMs: 300_000,
       clock: systemClock,
       log: log.logger,
@@ -936,7 +917,7 @@ describe('with the API server gone', () => {
     // Earlier tests left other attachments on PVs: every one of them must survive too.
     const before = supervisor.holders();
     expect(before.get(volumeId)).toEqual(['worker-kept']);
-    await cluster.stopApiServer();
+    await k8s.cluster.stopApiServer();
     const pass = await reconciler.runPass();
     expect(pass).toMatchObject({ staleMarked: 0, synced: 0 });
     expect(pass.skipped).toBe([...before.values()].flat().length);
@@ -946,7 +927,7 @@ describe('with the API server gone', () => {
   }, 30_000);
 
   it('event posting drops and counts instead of blocking the caller', async () => {
-    await cluster.stopApiServer();
+    await k8s.cluster.stopApiServer();
     const metrics = countingMetrics();
     const recorder = eventRecorder(metrics, { queueSize: 10, requestTimeoutMs: 500, attempts: 2 });
     const started = performance.now();

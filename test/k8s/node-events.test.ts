@@ -6,12 +6,10 @@ import { mkdirSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { status } from '@grpc/grpc-js';
-import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { MIKROTIK_NQN_PREFIX } from '../../src/domain/naming.js';
-import { roleIdentity, startCluster, type Cluster } from '../helpers/cluster.js';
-import { componentRbac } from '../helpers/deploy-manifests.js';
+import { useClusterAs } from '../helpers/cluster-as.js';
 import { grpcError } from '../helpers/csi-client.js';
 import { driverFixture } from '../helpers/driver-fixture.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -19,40 +17,27 @@ import { waitFor } from '../helpers/wait-for.js';
 
 const DRIVER = 'rds.csi.srvlab.io';
 const VOLUME = 'pvc-0a1b2c3d-0000-4000-8000-00000000e7e7';
-let cluster: Cluster;
-let nodeKube: KubeConfig;
-let admin: CoreV1Api;
-
-beforeAll(async () => {
-  cluster = await startCluster({ controllerManager: false });
-  ({ kube: nodeKube, admin } = await roleIdentity(
-    cluster,
-    componentRbac('node').clusterRole,
-    'rds-csi-node',
-  ));
-}, 120_000);
-
-afterAll(async () => {
-  await cluster?.stop();
-});
+const k8s = useClusterAs('node', 'rds-csi-node');
 
 describe('node events on the PVC', () => {
   it('a stage refused (the device holds ext4, xfs was asked for) is a MountFailure Warning', async () => {
-    await cluster.createObject('/api/v1/namespaces', {
+    await k8s.cluster.createObject('/api/v1/namespaces', {
       apiVersion: 'v1',
       kind: 'Namespace',
       metadata: { name: 'vms' },
     });
-    await cluster.createObject('/api/v1/namespaces/vms/persistentvolumeclaims', {
+    await k8s.cluster.createObject('/api/v1/namespaces/vms/persistentvolumeclaims', {
       apiVersion: 'v1',
       kind: 'PersistentVolumeClaim',
       metadata: { name: 'disk', namespace: 'vms' },
       spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '256Mi' } } },
     });
-    const pvc = (await cluster.getObject('/api/v1/namespaces/vms/persistentvolumeclaims/disk')) as {
+    const pvc = (await k8s.cluster.getObject(
+      '/api/v1/namespaces/vms/persistentvolumeclaims/disk',
+    )) as {
       metadata: { uid: string };
     };
-    await cluster.createObject('/api/v1/persistentvolumes', {
+    await k8s.cluster.createObject('/api/v1/persistentvolumes', {
       apiVersion: 'v1',
       kind: 'PersistentVolume',
       metadata: { name: VOLUME },
@@ -81,7 +66,7 @@ describe('node events on the PVC', () => {
       ['--mode', 'node', '--node-transport', 'loop', '--loop-export-table', table],
       {},
       {},
-      nodeKube,
+      k8s.kube,
     );
     try {
       const refused = await grpcError(
@@ -100,7 +85,7 @@ describe('node events on the PVC', () => {
       expect(refused.details).toMatch(/holds ext4, but xfs was asked for/);
       const events = await waitFor(
         async () => {
-          const list = await admin.listNamespacedEvent({
+          const list = await k8s.admin.listNamespacedEvent({
             namespace: 'vms',
             fieldSelector: 'reason=MountFailure',
           });
