@@ -19,12 +19,12 @@ import { GIB, createRequest, emulatorFiles } from '../helpers/controller-request
 import { csiClients, grpcError, type CsiClients } from '../helpers/csi-client.js';
 import { emulatorRdsSettings, testConfig } from '../helpers/driver-fixture.js';
 import { emulatorFixture, type EmulatorFixture } from '../helpers/emulator-fixture.js';
+import { DRIVER, createPersistentVolume } from '../helpers/k8s-objects.js';
 import { captureLog, type CapturedLog } from '../helpers/log-capture.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { sample } from '../helpers/metrics-text.js';
 
-const DRIVER = 'rds.csi.srvlab.io';
 const DIR = '/storage-pool/metal-csi';
 const MIN = 60_000;
 const CRDS = new URL('../../.tools/bin/snapshot-crds/', import.meta.url).pathname;
@@ -104,20 +104,9 @@ function orphanAudit(driver: Driver) {
 }
 
 async function createPv(volumeId: string): Promise<void> {
-  await k8s.cluster.createObject('/api/v1/persistentvolumes', {
-    apiVersion: 'v1',
-    kind: 'PersistentVolume',
-    metadata: { name: volumeId },
-    spec: {
-      capacity: { storage: '1Gi' },
-      accessModes: ['ReadWriteOnce'],
-      persistentVolumeReclaimPolicy: 'Delete',
-      csi: {
-        driver: DRIVER,
-        volumeHandle: volumeId,
-        volumeAttributes: { volumePath: DIR },
-      },
-    },
+  await createPersistentVolume(k8s.cluster, volumeId, volumeId, {
+    reclaimPolicy: 'Delete',
+    volumeAttributes: { volumePath: DIR },
   });
 }
 

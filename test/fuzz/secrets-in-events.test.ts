@@ -10,10 +10,16 @@ import { useClusterAs } from '../helpers/cluster-as.js';
 import { createRequest } from '../helpers/controller-requests.js';
 import { grpcError, retryUnavailable } from '../helpers/csi-client.js';
 import { driverFixture, type DriverFixture } from '../helpers/driver-fixture.js';
+import {
+  DRIVER,
+  createClaim,
+  createNamespace,
+  createNode,
+  createPersistentVolume,
+} from '../helpers/k8s-objects.js';
 import { TEST_PASSWORD } from '../helpers/emulator-fixture.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const DRIVER = 'rds.csi.srvlab.io';
 const SECRET = 'evt-secret-91c4aa';
 const secrets = { token: SECRET, [`${SECRET}-key`]: `${SECRET}-value`, password: SECRET };
 
@@ -29,17 +35,8 @@ describe('Kubernetes events', () => {
   });
 
   it('carry no CSI secret and no SSH credential, on every path that posts one', async () => {
-    await k8s.cluster.createObject('/api/v1/namespaces', {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: 'vault' },
-    });
-    for (const name of ['worker-a', 'worker-b', 'worker-c'])
-      await k8s.cluster.createObject('/api/v1/nodes', {
-        apiVersion: 'v1',
-        kind: 'Node',
-        metadata: { name },
-      });
+    await createNamespace(k8s.cluster, 'vault');
+    for (const name of ['worker-a', 'worker-b', 'worker-c']) await createNode(k8s.cluster, name);
     fixture = await driverFixture(
       [
         '--mode',
@@ -59,15 +56,7 @@ describe('Kubernetes events', () => {
 
     const claims: Record<string, string> = {};
     const volume = async (name: string, mode: 'ReadWriteOnce' | 'ReadWriteMany') => {
-      await k8s.cluster.createObject('/api/v1/namespaces/vault/persistentvolumeclaims', {
-        apiVersion: 'v1',
-        kind: 'PersistentVolumeClaim',
-        metadata: { name, namespace: 'vault' },
-        spec: { accessModes: [mode], resources: { requests: { storage: '1Gi' } } },
-      });
-      const pvc = (await k8s.cluster.getObject(
-        `/api/v1/namespaces/vault/persistentvolumeclaims/${name}`,
-      )) as { metadata: { uid: string } };
+      const claim = await createClaim(k8s.cluster, 'vault', name, { accessMode: mode });
       const created = await controller.CreateVolume(
         createRequest(name, undefined, {
           secrets,
@@ -82,18 +71,10 @@ describe('Kubernetes events', () => {
         }),
       );
       const volumeId = created.volume?.volumeId ?? '';
-      await k8s.cluster.createObject('/api/v1/persistentvolumes', {
-        apiVersion: 'v1',
-        kind: 'PersistentVolume',
-        metadata: { name: volumeId },
-        spec: {
-          capacity: { storage: '1Gi' },
-          accessModes: [mode],
-          persistentVolumeReclaimPolicy: 'Retain',
-          volumeMode: 'Block',
-          csi: { driver: DRIVER, volumeHandle: volumeId },
-          claimRef: { namespace: 'vault', name, uid: pvc.metadata.uid },
-        },
+      await createPersistentVolume(k8s.cluster, volumeId, volumeId, {
+        claim,
+        accessMode: mode,
+        block: true,
       });
       claims[volumeId] = name;
       await waitFor(() => fixture?.driver.kubernetes?.caches.volumes.get(volumeId), {

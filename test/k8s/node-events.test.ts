@@ -12,43 +12,18 @@ import { MIKROTIK_NQN_PREFIX } from '../../src/domain/naming.js';
 import { useClusterAs } from '../helpers/cluster-as.js';
 import { grpcError } from '../helpers/csi-client.js';
 import { driverFixture } from '../helpers/driver-fixture.js';
+import { createClaim, createNamespace, createPersistentVolume } from '../helpers/k8s-objects.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-const DRIVER = 'rds.csi.srvlab.io';
 const VOLUME = 'pvc-0a1b2c3d-0000-4000-8000-00000000e7e7';
 const k8s = useClusterAs('node', 'rds-csi-node');
 
 describe('node events on the PVC', () => {
   it('a stage refused (the device holds ext4, xfs was asked for) is a MountFailure Warning', async () => {
-    await k8s.cluster.createObject('/api/v1/namespaces', {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      metadata: { name: 'vms' },
-    });
-    await k8s.cluster.createObject('/api/v1/namespaces/vms/persistentvolumeclaims', {
-      apiVersion: 'v1',
-      kind: 'PersistentVolumeClaim',
-      metadata: { name: 'disk', namespace: 'vms' },
-      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '256Mi' } } },
-    });
-    const pvc = (await k8s.cluster.getObject(
-      '/api/v1/namespaces/vms/persistentvolumeclaims/disk',
-    )) as {
-      metadata: { uid: string };
-    };
-    await k8s.cluster.createObject('/api/v1/persistentvolumes', {
-      apiVersion: 'v1',
-      kind: 'PersistentVolume',
-      metadata: { name: VOLUME },
-      spec: {
-        capacity: { storage: '256Mi' },
-        accessModes: ['ReadWriteOnce'],
-        persistentVolumeReclaimPolicy: 'Retain',
-        csi: { driver: DRIVER, volumeHandle: VOLUME },
-        claimRef: { namespace: 'vms', name: 'disk', uid: pvc.metadata.uid },
-      },
-    });
+    await createNamespace(k8s.cluster, 'vms');
+    const claim = await createClaim(k8s.cluster, 'vms', 'disk', { storage: '256Mi' });
+    await createPersistentVolume(k8s.cluster, VOLUME, VOLUME, { claim, storage: '256Mi' });
 
     // The volume's file already holds ext4; the export table names it.
     const dir = tempDir('node-events-');
@@ -98,7 +73,7 @@ describe('node events on the PVC', () => {
         kind: 'PersistentVolumeClaim',
         name: 'disk',
         namespace: 'vms',
-        uid: pvc.metadata.uid,
+        uid: claim.uid,
       });
       expect(events.message).toMatch(
         new RegExp(

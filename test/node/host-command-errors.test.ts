@@ -62,8 +62,11 @@ async function failedStage(
   return { error, stagingPath, volumeId };
 }
 
-/** The one log line that carries `words`: a warning for the RPC, with no stack anywhere. */
-async function loggedOnce(words: string): Promise<Record<string, unknown>> {
+/**
+ * The one log line that carries `words`: the RPC's warning line for NodeStageVolume of `volumeId`
+ * with both codes, and no stack anywhere in the log.
+ */
+async function loggedOnce(words: string, volumeId: string): Promise<Record<string, unknown>> {
   const line = await waitFor(
     () => fixture.log.lines().find((l) => JSON.stringify(l).includes(words)),
     { what: `a log line with "${words}"` },
@@ -71,6 +74,14 @@ async function loggedOnce(words: string): Promise<Record<string, unknown>> {
   expect(fixture.log.lines().filter((l) => JSON.stringify(l).includes(words))).toHaveLength(1);
   expect(fixture.log.text()).not.toMatch(/\n\s+at .*:\d+:\d+/); // no stack frame, anywhere
   expect(Object.keys(line)).not.toContain('stack');
+  expect(line).toMatchObject({
+    level: 'warn',
+    message: 'rpc failed',
+    method: 'NodeStageVolume',
+    volumeId,
+    grpcCode: 'FAILED_PRECONDITION',
+    errorCode: 'HOST_COMMAND_FAILED',
+  });
   return line;
 }
 
@@ -89,15 +100,7 @@ describe('host command failures through the Node service', () => {
     expect(error.details).toContain('mount options');
     expect(error.details).not.toContain('internal error');
     expect(error.details).not.toContain('may have more information'); // mount's hint, not its error
-    const line = await loggedOnce('wrong fs type, bad option');
-    expect(line).toMatchObject({
-      level: 'warn',
-      message: 'rpc failed',
-      method: 'NodeStageVolume',
-      volumeId,
-      grpcCode: 'FAILED_PRECONDITION',
-      errorCode: 'HOST_COMMAND_FAILED',
-    });
+    const line = await loggedOnce('wrong fs type, bad option', volumeId);
     expect(line['error']).toMatch(/^HostCommandError: mounting \/dev\/loop\d+ at /);
     expect(loopsUnder(fixture.rds.dir.path)).toEqual([]);
   });
@@ -112,15 +115,7 @@ describe('host command failures through the Node service', () => {
     );
     expect(error.details).toContain('mkfsOptions');
     expect(error.details).not.toContain('internal error');
-    const line = await loggedOnce('invalid inode size 3');
-    expect(line).toMatchObject({
-      level: 'warn',
-      message: 'rpc failed',
-      method: 'NodeStageVolume',
-      volumeId,
-      grpcCode: 'FAILED_PRECONDITION',
-      errorCode: 'HOST_COMMAND_FAILED',
-    });
+    const line = await loggedOnce('invalid inode size 3', volumeId);
     expect(line['error']).toMatch(/^HostCommandError: formatting \/dev\/loop\d+ as ext4 failed/);
     expect(loopsUnder(fixture.rds.dir.path)).toEqual([]);
   });
