@@ -4,6 +4,8 @@
 import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
+import { FailedPreconditionError } from '../errors.js';
+
 export class BlockDevices {
   constructor(
     private readonly sysfs = '/sys',
@@ -19,6 +21,17 @@ export class BlockDevices {
     } catch {
       return undefined;
     }
+  }
+
+  /** `major:minor` of a device the volume is using; FailedPreconditionError when it is gone. */
+  async requireNumber(device: string): Promise<string> {
+    const number = await this.number(device);
+    if (number === undefined) {
+      throw new FailedPreconditionError(
+        `${device} vanished from sysfs while in use (its connection dropped or was renumbered); retry once the volume is connected again`,
+      );
+    }
+    return number;
   }
 
   /** Devices stacked on this one (device-mapper, md): they hold it open. */

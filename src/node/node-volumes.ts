@@ -1,13 +1,13 @@
 // node-volumes.ts: the node's volume operations behind the CSI Node service: stage (connect,
 // format only when positively blank, mount), publish (bind mount, or a device node for block),
-// unpublish, unstage (unmount, in-use check, verified disconnect), stats and expansion.
+// unpublish, unstage (unmount, in-use check, verified disconnect), stats and expansion. The raw
+// block publish and the stats live in block-publish.ts and volume-stats.ts.
 //
 // Node state comes from the kernel on every call (mountinfo, sysfs), never from files of our own
 // (field-lessons #19): a restarted node plugin sees exactly what the previous one left. Calls on
 // one volume run one at a time in arrival order (field-lessons #33); stats take no lock
 // (field-lessons #22). Each stage undoes what it did when it fails.
-import { lstat, mkdir, readdir, rmdir, stat, statfs, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { lstat, mkdir, rmdir, stat, unlink } from 'node:fs/promises';
 
 import {
   AlreadyExistsError,
@@ -30,12 +30,13 @@ import type {
   VolumeEventSink,
   VolumeStats,
 } from '../ports.js';
-import { deviceNumberOf, type BlockDevices } from './block-devices.js';
-import { commandFailure } from './command-failure.js';
+import type { BlockDevices } from './block-devices.js';
+import { publishBlockNode } from './block-publish.js';
 import type { CommandRunner } from './exec.js';
 import type { HostFilesystems } from './filesystem.js';
 import { pause } from './poll-until.js';
 import type { NvmeTransport } from './transport.js';
+import { readVolumeStats } from './volume-stats.js';
 
 export interface NodeVolumesOptions {
   readonly transport: NvmeTransport;
@@ -86,7 +87,7 @@ export class NodeVolumes implements NodeVolumeOperations {
       const probing = filesystems.probeSettled(device, call);
       probing.catch(() => undefined); // awaited below, unless an early return leaves it unread
       const [number, table] = await Promise.all([
-        this.numberOf(device),
+        this.options.devices.requireNumber(device),
         this.options.mounts.all(call),
       ]);
       const present = table.filter((e) => e.mountPoint === request.stagingPath);
@@ -221,8 +222,8 @@ export class NodeVolumes implements NodeVolumeOperations {
           `volume ${request.volumeId} is not staged on this node (${request.nqn} is not connected); NodeStageVolume comes first`,
         );
       }
-      const number = await this.numberOf(device);
-      if (request.block) await this.publishBlock(request, device, number, call);
+      const number = await this.options.devices.requireNumber(device);
+      if (request.block) await publishBlockNode(this.options, request, device, number, call);
       else await this.publishMount(request, number, call);
     });
   }
@@ -256,60 +257,6 @@ export class NodeVolumes implements NodeVolumeOperations {
     await filesystems.bind(request.stagingPath, request.targetPath, request.readOnly, flags, call);
   }
 
-  /**
-   * A raw block volume: a device node made with mknod at the target (a bind mount of devtmpfs
-   * starts propagation storms: field-lessons #5). A node left from before a renumbering points at
-   * the wrong device and is replaced.
-   */
-  private async publishBlock(
-    request: PublishRequest,
-    device: string,
-    number: string,
-    call: CallOptions,
-  ) {
-    if (request.readOnly) {
-      throw new FailedPreconditionError(
-        `volume ${request.volumeId}: read-only raw block volumes are not supported (a device node cannot be made read-only for a privileged consumer)`,
-      );
-    }
-    const existing = await lstat(request.targetPath).catch(() => undefined);
-    if (existing?.isBlockDevice() === true) {
-      if (deviceNumberOf(existing.rdev) === number) return;
-      this.options.log.warn('block device node points at another device; replacing it', {
-        volumeId: request.volumeId,
-        targetPath: request.targetPath,
-        was: deviceNumberOf(existing.rdev),
-        now: number,
-      });
-      await unlink(request.targetPath);
-    } else if (existing?.isDirectory() === true) {
-      if ((await readdir(request.targetPath)).length > 0) {
-        throw new FailedPreconditionError(
-          `${request.targetPath} is a directory with contents; a block volume's target must be free`,
-        );
-      }
-      await rmdir(request.targetPath);
-    } else if (existing?.isFile() === true && existing.size === 0) {
-      await unlink(request.targetPath);
-    } else if (existing !== undefined) {
-      throw new FailedPreconditionError(
-        `${request.targetPath} already exists and is not a block device node of this volume; it was left untouched`,
-      );
-    }
-    const [major = '', minor = ''] = number.split(':');
-    const result = await this.options.runner.run(
-      'mknod',
-      ['-m', '0660', request.targetPath, 'b', major, minor],
-      { timeoutMs: this.options.commandTimeoutMs, ...call },
-    );
-    if (result.code !== 0) {
-      throw commandFailure('mknod', result, {
-        step: `creating the device node ${request.targetPath} for ${device}`,
-        advice: `check that ${dirname(request.targetPath)} exists and that the node plugin runs privileged (it makes block device nodes)`,
-      });
-    }
-  }
-
   unpublish(volumeId: string, nqn: string, targetPath: string, call: CallOptions = {}) {
     return this.queue.run(volumeId, async () => {
       const { here } = await this.ownMountsAt(volumeId, nqn, targetPath, call);
@@ -332,56 +279,8 @@ export class NodeVolumes implements NodeVolumeOperations {
   }
 
   /** Usage and condition; takes no lock (a running stage must not make stats fail). */
-  async stats(
-    volumeId: string,
-    nqn: string,
-    path: string,
-    call: CallOptions = {},
-  ): Promise<VolumeStats> {
-    const info = await stat(path).catch((error: unknown) => {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-        throw new NotFoundError(`volume path ${path} does not exist`);
-      return undefined; // unreadable: reported as the condition below
-    });
-    const device = await this.options.transport.devicePath(nqn);
-    const number = device === undefined ? undefined : await this.numberOf(device);
-    if (info?.isBlockDevice() === true) {
-      const total =
-        device === undefined ? 0 : await this.options.filesystems.sizeBytes(device, call);
-      const abnormal =
-        device === undefined
-          ? `volume ${volumeId} is not connected on this node`
-          : deviceNumberOf(info.rdev) !== number
-            ? `the device node ${path} points at ${deviceNumberOf(info.rdev)}, not the volume's ${number ?? '?'}`
-            : undefined;
-      return { block: true, bytes: { total }, abnormal };
-    }
-    const mounted = (await this.options.mounts.mountsAt(path, call)).at(-1);
-    let abnormal: string | undefined;
-    if (mounted === undefined) abnormal = `nothing is mounted at ${path}`;
-    else if (device === undefined)
-      abnormal = `volume ${volumeId} is not connected on this node; ${path} is a stale mount`;
-    else if (mounted.device !== number)
-      abnormal = `stale mount: ${path} shows device ${mounted.device}, the volume is now ${number ?? '?'}`;
-    try {
-      const fs = await statfs(path);
-      return {
-        block: false,
-        bytes: {
-          total: fs.blocks * fs.bsize,
-          available: fs.bavail * fs.bsize,
-          used: (fs.blocks - fs.bfree) * fs.bsize,
-        },
-        inodes: { total: fs.files, available: fs.ffree, used: fs.files - fs.ffree },
-        abnormal,
-      };
-    } catch (error) {
-      return {
-        block: false,
-        bytes: { total: 0 },
-        abnormal: abnormal ?? `cannot read the filesystem at ${path}: ${describeError(error)}`,
-      };
-    }
+  stats(volumeId: string, nqn: string, path: string, call: CallOptions = {}): Promise<VolumeStats> {
+    return readVolumeStats(this.options, volumeId, nqn, path, call);
   }
 
   /** Rescans the device; grows a mounted filesystem at `path` to it. Returns the device's size. */
@@ -397,23 +296,16 @@ export class NodeVolumes implements NodeVolumeOperations {
       const size = await this.options.filesystems.sizeBytes(device, call);
       if (block || info.isBlockDevice()) return size;
       const mounted = (await this.options.mounts.mountsAt(path, call)).at(-1);
-      if (mounted === undefined || mounted.device !== (await this.numberOf(device))) {
+      if (
+        mounted === undefined ||
+        mounted.device !== (await this.options.devices.requireNumber(device))
+      ) {
         throw new FailedPreconditionError(`volume ${volumeId} is not mounted at ${path}`);
       }
       await this.options.filesystems.grow(device, path, mounted.fsType, call);
       this.options.log.info('filesystem grown', { volumeId, device, path, sizeBytes: size });
       return size;
     });
-  }
-
-  private async numberOf(device: string): Promise<string> {
-    const number = await this.options.devices.number(device);
-    if (number === undefined) {
-      throw new FailedPreconditionError(
-        `${device} vanished from sysfs while in use (its connection dropped or was renumbered); retry once the volume is connected again`,
-      );
-    }
-    return number;
   }
 
   /**
@@ -423,7 +315,8 @@ export class NodeVolumes implements NodeVolumeOperations {
    */
   private async ownMountsAt(volumeId: string, nqn: string, path: string, call: CallOptions) {
     const device = await this.options.transport.devicePath(nqn);
-    const number = device === undefined ? undefined : await this.numberOf(device);
+    const number =
+      device === undefined ? undefined : await this.options.devices.requireNumber(device);
     const table = await this.options.mounts.all(call);
     const here = table.filter((e) => e.mountPoint === path);
     for (const entry of here) {
