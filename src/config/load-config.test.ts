@@ -1,47 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
-import { InvalidConfigError } from '../errors.js';
-import { OPTIONS, envName, loadConfig, parseDurationMs, type ConfigInputs } from './load-config.js';
+import { FINGERPRINT, inputs, problemsOf, run } from '../../test/helpers/config-inputs.js';
 
-const FINGERPRINT = `SHA256:${'A'.repeat(43)}`;
-/** What a controller needs to reach its RDS; most tests are not about it. */
-const RDS_ENV = {
-  RDS_CSI_RDS_ADDRESS: '10.42.241.3',
-  RDS_CSI_RDS_PASSWORD_FILE: '/secrets/rds/password',
-  RDS_CSI_RDS_HOST_KEY: FINGERPRINT,
-};
-
-function inputs(overrides: Partial<ConfigInputs> = {}): ConfigInputs {
-  return {
-    argv: [],
-    ...overrides,
-    env: { ...RDS_ENV, ...overrides.env },
-    readFile: () => {
-      throw new Error('ENOENT: no such file');
-    },
-    hostname: 'worker-1',
-    cwd: '/home/me/project',
-    version: '9.9.9',
-    ...(overrides.readFile ? { readFile: overrides.readFile } : {}),
-    ...(overrides.hostname ? { hostname: overrides.hostname } : {}),
-  };
-}
-
-function run(overrides: Partial<ConfigInputs> = {}) {
-  const outcome = loadConfig(inputs(overrides));
-  if (outcome.kind !== 'run') throw new Error(`expected a config, got exit: ${outcome.output}`);
-  return outcome.config;
-}
-
-function problemsOf(overrides: Partial<ConfigInputs>): readonly string[] {
-  try {
-    loadConfig(inputs(overrides));
-  } catch (error) {
-    expect(error).toBeInstanceOf(InvalidConfigError);
-    return (error as InvalidConfigError).problems;
-  }
-  throw new Error('expected InvalidConfigError');
-}
+import { OPTIONS, envName, loadConfig } from './load-config.js';
 
 describe('loadConfig', () => {
   it('gives the documented defaults when nothing is set', () => {
@@ -291,7 +252,7 @@ describe('RDS settings', () => {
   it('accepts host:port and IPv6 addresses, and defaults the NVMe address to an IP RDS address', () => {
     const named = run({ argv: ['--rds-address', 'rds.lan:2222'] });
     expect(named.rdsAddress).toEqual({ host: 'rds.lan', port: 2222 });
-    expect(named.nvmeAddress).toBeUndefined(); // nodes need a literal IP (routeros-cli.md 1)
+    expect(named.nvmeAddress).toBeUndefined(); // nodes need a literal IP (docs/design/routeros-cli.md 1)
     expect(run({ argv: ['--rds-address', '[fd00::3]:22'] }).rdsAddress).toEqual({
       host: 'fd00::3',
       port: 22,
@@ -318,101 +279,6 @@ describe('RDS settings', () => {
   it('refuses a volume path that could inject into a RouterOS command', () => {
     for (const bad of ['/x.img; /user add', '/storage pool', 'relative/path', '/a/../b', '/a/$b']) {
       expect(problemsOf({ argv: ['--volume-path', bad] })[0]).toMatch(/^--volume-path /);
-    }
-  });
-});
-
-describe('--emulator-latency', () => {
-  it('takes presets and <base>/<jitter>, only with --quickstart', () => {
-    expect(
-      run({ argv: ['--quickstart', '--emulator-latency', '200ms/50ms'] }).emulatorLatency,
-    ).toEqual({ baseMs: 200, jitterMs: 50 });
-    expect(run({ argv: ['--quickstart', '--emulator-latency', '1s'] }).emulatorLatency).toEqual({
-      baseMs: 1000,
-      jitterMs: 0,
-    });
-    expect(
-      run({ argv: ['--quickstart'], env: { RDS_CSI_EMULATOR_LATENCY: 'realistic' } })
-        .emulatorLatency,
-    ).toBe('realistic');
-    for (const bad of ['fast', '200', '50ms/200ms', '1s/1ms/1ms', '2m']) {
-      expect(problemsOf({ argv: ['--quickstart', '--emulator-latency', bad] })[0]).toMatch(
-        /^--emulator-latency /,
-      );
-    }
-    expect(problemsOf({ argv: ['--emulator-latency', 'realistic'] })[0]).toMatch(
-      /only applies with --quickstart/,
-    );
-  });
-});
-
-describe('attachment timing (seed-decisions 1)', () => {
-  it('replaces 0 by the defaults and refuses reconcile intervals under a minute', () => {
-    const zero = run({
-      argv: ['--attachment-grace-period', '0s', '--attachment-reconcile-interval', '0s'],
-    });
-    expect(zero.attachmentGracePeriodMs).toBe(30_000);
-    expect(zero.attachmentReconcileIntervalMs).toBe(300_000);
-    expect(
-      run({ env: { RDS_CSI_ATTACHMENT_RECONCILE_INTERVAL: '90s' } }).attachmentReconcileIntervalMs,
-    ).toBe(90_000);
-    expect(problemsOf({ argv: ['--attachment-reconcile-interval', '30s'] })[0]).toMatch(
-      /^--attachment-reconcile-interval /,
-    );
-  });
-});
-
-describe('orphan audit options', () => {
-  it('reports only by default, and takes the interval, age and delete switch from flags and env', () => {
-    const config = run({
-      argv: ['--orphan-audit-interval', '0s', '--orphan-min-age', '2h30m'],
-      env: { RDS_CSI_ORPHAN_DELETE: 'true' },
-    });
-    expect(config.orphanAuditIntervalMs).toBe(0); // 0 turns the audit off (not "the default")
-    expect(config.orphanMinAgeMs).toBe(9_000_000);
-    expect(config.orphanDelete).toBe(true);
-    expect(run().orphanDelete).toBe(false);
-  });
-
-  it('refuses an interval under a minute and a minimum age under ten minutes', () => {
-    expect(problemsOf({ argv: ['--orphan-audit-interval', '30s'] })[0]).toMatch(
-      /^--orphan-audit-interval \(env RDS_CSI_ORPHAN_AUDIT_INTERVAL.*expected a duration of 0s or from 1m to 24h/,
-    );
-    expect(problemsOf({ env: { RDS_CSI_ORPHAN_MIN_AGE: '5m' } })[0]).toMatch(
-      /^--orphan-min-age \(env RDS_CSI_ORPHAN_MIN_AGE.*expected a duration from 10m to 720h/,
-    );
-    expect(problemsOf({ argv: ['--orphan-min-age', '0s'] })[0]).toMatch(/^--orphan-min-age /);
-    expect(problemsOf({ argv: ['--orphan-delete', 'maybe'] })[0]).toMatch(/^--orphan-delete /);
-  });
-
-  it('describes all three in --help, with their env names', () => {
-    const outcome = loadConfig(inputs({ argv: ['--help'] }));
-    if (outcome.kind !== 'exit') throw new Error('expected the help text');
-    const help = outcome.output.replace(/\s+/g, ' ');
-    for (const [flag, env] of [
-      ['--orphan-audit-interval', 'RDS_CSI_ORPHAN_AUDIT_INTERVAL'],
-      ['--orphan-min-age', 'RDS_CSI_ORPHAN_MIN_AGE'],
-      ['--orphan-delete', 'RDS_CSI_ORPHAN_DELETE'],
-    ]) {
-      expect(help).toContain(flag);
-      expect(help).toContain(`env: ${env}`);
-    }
-    expect(help).toMatch(/false \(the default\) only reports them/);
-  });
-});
-
-describe('parseDurationMs', () => {
-  it('reads Go-style durations', () => {
-    expect(parseDurationMs('30s')).toBe(30_000);
-    expect(parseDurationMs('5m')).toBe(300_000);
-    expect(parseDurationMs('1h30m')).toBe(5_400_000);
-    expect(parseDurationMs('250ms')).toBe(250);
-    expect(parseDurationMs('1.5s')).toBe(1_500);
-  });
-
-  it('refuses numbers without a unit and other text', () => {
-    for (const bad of ['30', '', 's', '5 m', '-5s', '1d', '5m3']) {
-      expect(() => parseDurationMs(bad)).toThrow('not a duration');
     }
   });
 });

@@ -1,22 +1,23 @@
-// load-config.ts: the driver's one typed configuration: option table, --help, and validation.
+// load-config.ts: the driver's one typed configuration: --help, precedence, and validation.
 //
 // Each option has a flag (`--shutdown-timeout`), an env mirror (`RDS_CSI_SHUTDOWN_TIMEOUT`), an
 // optional YAML key (`shutdownTimeout`) and a default. Precedence: flag, env, config file, the
-// `--quickstart` profile, default. Commander parses argv and env and renders --help; zod checks
-// every value; a bad one stops the driver with one line naming the flag, the env var and the
-// accepted form (STYLE.md rule 14). This module reads no globals: argv, env and the file reader
-// are arguments.
-import { isIP } from 'node:net';
-import { resolve } from 'node:path';
-
-import { Command, CommanderError, Option } from 'commander';
+// `--quickstart` profile, default. Commander parses argv and env and renders --help; the option
+// table (options.ts), a zod object shape, checks every value; a bad one stops the driver with one
+// line naming the flag, the env var and the accepted form. This module reads no globals: argv,
+// env, the terminal width and the file reader are arguments.
+import { Command, CommanderError, Help, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { InvalidConfigError } from '../errors.js';
-import { ENV_PREFIX, OPTIONS, bool, type OptionSpec } from './options.js';
-import type { Config } from './types.js';
+import { z } from 'zod';
 
-export { DRIVER_MODES, type Config, type DriverMode } from './types.js';
-export { OPTIONS, parseDurationMs } from './options.js';
+import { InvalidConfigError } from '../errors.js';
+
+import { withDerivedDefaults, type Config } from './defaults.js';
+import { ENV_PREFIX, OPTIONS, OPTION_TABLE, type OptionKey, type OptionSpec } from './options.js';
+
+export type { Config } from './defaults.js';
+export { DRIVER_MODES, parseDurationMs, type DriverMode, type EmulatorLatency } from './values.js';
+export { OPTIONS } from './options.js';
 
 /** `shutdownTimeoutMs` -> `shutdownTimeout`: the YAML key is the flag in camelCase. */
 function yamlKey(spec: OptionSpec): string {
@@ -31,8 +32,18 @@ export function envName(spec: OptionSpec): string {
   return ENV_PREFIX + flagName(spec).toUpperCase().replace(/-/g, '_');
 }
 
-/** Builds the commander program: flags, env mirrors and the complete --help. */
-export function createCli(version: string): Command {
+/** The help width: the terminal's, else $COLUMNS, else 80; never under 40. */
+export function helpWidth(
+  columns: number | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): number {
+  const fromEnv = Number(env['COLUMNS']);
+  const width = columns ?? (Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : 80);
+  return Math.max(40, width);
+}
+
+/** Builds the commander program: flags, env mirrors and the complete --help, `width` wide. */
+export function createCli(version: string, width = 80): Command {
   const program = new Command('rds-csi-ts')
     .description(
       'Kubernetes CSI driver for MikroTik RDS: file-backed disks exported over NVMe/TCP, managed over SSH.\n\n`rds-csi-ts status [--address host:port] [--json]` prints the attachment state of a running controller (from its /debug/attachments).',
@@ -52,8 +63,10 @@ export function createCli(version: string): Command {
   }
   program.addHelpText(
     'after',
-    '\nEvery option can also be set in the environment (shown above) or, by its camelCase name,\n' +
-      'in the YAML file given to --config. Precedence: flag, environment, file, default.',
+    `\n${new Help().boxWrap(
+      'Every option can also be set in the environment (shown above) or, by its camelCase name, in the YAML file given to --config. Precedence: flag, environment, file, default.',
+      width,
+    )}`,
   );
   return program;
 }
@@ -66,11 +79,15 @@ export interface ConfigInputs {
   /** Relative paths (--data-dir) are resolved against it. */
   readonly cwd: string;
   readonly version: string;
+  /** The terminal's width when stdout is one; --help wraps to it (else to $COLUMNS, else 80). */
+  readonly columns?: number | undefined;
 }
 
 export type ConfigOutcome =
   | { readonly kind: 'run'; readonly config: Config }
   | { readonly kind: 'exit'; readonly code: number; readonly output: string };
+
+type RawValues = Map<OptionKey, { value: unknown; source: string }>;
 
 /**
  * Parses argv (without the node and script entries) and env into a frozen Config.
@@ -78,7 +95,7 @@ export type ConfigOutcome =
  * Throws InvalidConfigError listing every bad value.
  */
 export function loadConfig(inputs: ConfigInputs): ConfigOutcome {
-  const program = createCli(inputs.version);
+  const program = createCli(inputs.version, helpWidth(inputs.columns, inputs.env));
   let output = '';
   program.configureOutput({ writeOut: (s) => (output += s), writeErr: (s) => (output += s) });
   try {
@@ -100,79 +117,61 @@ export function loadConfig(inputs: ConfigInputs): ConfigOutcome {
   const problems: string[] = [];
   applyEnv(raw, inputs.env);
   applyFile(raw, inputs, problems);
-  applyQuickstart(raw);
-  const config: Record<string, unknown> = {};
-  for (const spec of OPTIONS) {
-    const entry = raw.get(spec.key);
-    if (entry === undefined) continue;
-    const result = spec.schema.safeParse(entry.value);
-    if (result.success) config[spec.key] = result.data;
-    else problems.push(describeProblem(spec, entry.value, entry.source));
+  const parsed = z
+    .object(OPTION_TABLE)
+    .safeParse(Object.fromEntries([...raw].map(([key, entry]) => [key, entry.value])));
+  if (!parsed.success) {
+    const bad = new Set(parsed.error.issues.map((issue) => issue.path[0]));
+    for (const spec of OPTIONS) {
+      if (bad.has(spec.key)) problems.push(describeProblem(spec, raw.get(spec.key)));
+    }
   }
-  if (problems.length === 0) problems.push(...crossCheck(config));
-  if (problems.length > 0) throw new InvalidConfigError(problems);
-  config['nodeId'] ??= inputs.hostname;
-  config['rdsHostKey'] ??= [];
-  config['standaloneNodes'] ??= [];
-  // seed-decisions 1: a grace period <= 0 is replaced by the 30 s default.
-  if (config['attachmentGracePeriodMs'] === 0) config['attachmentGracePeriodMs'] = 30_000;
-  // seed-decisions 1: an interval <= 0 is replaced by the 5 min default.
-  if (config['attachmentReconcileIntervalMs'] === 0)
-    config['attachmentReconcileIntervalMs'] = 300_000;
-  const rds = config['rdsAddress'] as Config['rdsAddress'];
-  if (config['nvmeAddress'] === undefined && rds !== undefined && isIP(rds.host) !== 0)
-    config['nvmeAddress'] = rds.host;
-  config['dataDir'] = resolve(inputs.cwd, String(config['dataDir']));
-  if (config['quickstart'] === true && raw.get('endpoint')?.source === 'quickstart') {
-    config['endpoint'] = `unix://${String(config['dataDir'])}/csi.sock`;
-  }
-  if (config['quickstart'] === true && config['loopExportTable'] === undefined) {
-    config['loopExportTable'] = `${String(config['dataDir'])}/rds-emulator/exports.json`;
-  }
-  if (typeof config['loopExportTable'] === 'string')
-    config['loopExportTable'] = resolve(inputs.cwd, config['loopExportTable']);
-  return { kind: 'run', config: Object.freeze(config) as unknown as Config };
+  if (problems.length > 0 || !parsed.success) throw new InvalidConfigError(problems);
+  const config = withDerivedDefaults(parsed.data, {
+    hostname: inputs.hostname,
+    cwd: inputs.cwd,
+    userSet: (key) => (raw.get(key)?.source ?? 'default') !== 'default',
+  });
+  const mismatched = crossCheck(config);
+  if (mismatched.length > 0) throw new InvalidConfigError(mismatched);
+  return { kind: 'run', config };
 }
 
 /** Rules between options: what serving the controller needs (quickstart supplies its own RDS). */
-function crossCheck(config: Record<string, unknown>): string[] {
-  if (config['quickstart'] !== true && config['emulatorLatency'] !== 'off') {
+function crossCheck(config: Config): string[] {
+  if (!config.quickstart && config.emulatorLatency !== 'off') {
     return [
       '--emulator-latency (env RDS_CSI_EMULATOR_LATENCY) only applies with --quickstart, which embeds the emulator',
     ];
   }
   if (
-    config['nodeTransport'] === 'loop' &&
-    config['quickstart'] !== true &&
-    config['loopExportTable'] === undefined &&
-    config['mode'] !== 'controller'
+    config.nodeTransport === 'loop' &&
+    config.loopExportTable === undefined &&
+    config.mode !== 'controller'
   ) {
     return [
       "--node-transport loop needs --loop-export-table (env RDS_CSI_LOOP_EXPORT_TABLE): the emulator's exports.json",
     ];
   }
-  if (config['mode'] === 'node' || config['quickstart'] === true) return [];
+  if (config.mode === 'node' || config.quickstart) return [];
   const problems: string[] = [];
-  if (config['rdsAddress'] === undefined) {
+  if (config.rdsAddress === undefined) {
     problems.push(
       '--rds-address (env RDS_CSI_RDS_ADDRESS) is required in controller and all modes: the RDS management address, e.g. 10.42.241.3',
     );
   }
-  if (config['rdsPasswordFile'] === undefined && config['rdsPrivateKeyFile'] === undefined) {
+  if (config.rdsPasswordFile === undefined && config.rdsPrivateKeyFile === undefined) {
     problems.push(
       'give --rds-password-file or --rds-private-key-file (env RDS_CSI_RDS_PASSWORD_FILE / RDS_CSI_RDS_PRIVATE_KEY_FILE): the driver must log in to the RDS',
     );
   }
-  const pinned = config['rdsHostKey'] as readonly string[] | undefined;
-  if ((pinned === undefined || pinned.length === 0) && config['rdsInsecureSkipHostKey'] !== true) {
+  if (config.rdsHostKey.length === 0 && !config.rdsInsecureSkipHostKey) {
     problems.push(
       'pin the RDS host key with --rds-host-key (a known_hosts line, e.g. from ssh-keyscan, or its SHA256 fingerprint), or accept any key with --rds-insecure-skip-host-key',
     );
   }
   return problems;
 }
-
-type RawValues = Map<keyof Config, { value: unknown; source: string }>;
 
 /** Values still at their default take the environment's, if set and not empty. */
 function applyEnv(raw: RawValues, env: ConfigInputs['env']): void {
@@ -189,10 +188,14 @@ function applyEnv(raw: RawValues, env: ConfigInputs['env']): void {
   }
 }
 
-function describeProblem(spec: OptionSpec, value: unknown, source: string): string {
+function describeProblem(
+  spec: OptionSpec,
+  entry: { value: unknown; source: string } | undefined,
+): string {
+  const source = entry?.source ?? 'default';
   const where = source === 'cli' ? 'flag' : source;
   return `--${flagName(spec)} (env ${envName(spec)}, YAML ${yamlKey(spec)}; from ${where}): ${JSON.stringify(
-    value,
+    entry?.value,
   )} is not accepted; expected ${spec.accepts}`;
 }
 
@@ -227,26 +230,4 @@ function applyFile(raw: RawValues, inputs: ConfigInputs, problems: string[]): vo
       raw.set(spec.key, { value, source: `file ${path}` });
     }
   }
-}
-
-/** The quickstart profile: local paths and readable logs, below everything the user set. */
-function applyQuickstart(raw: RawValues): void {
-  const quick = bool.safeParse(raw.get('quickstart')?.value);
-  if (!quick.success || !quick.data) return;
-  const setIfDefault = (key: keyof Config, value: unknown): void => {
-    const current = raw.get(key);
-    if (current === undefined || current.source === 'default')
-      raw.set(key, { value, source: 'quickstart' });
-  };
-  setIfDefault('dataDir', '.rds-csi');
-  setIfDefault('mode', 'all');
-  // Placeholder that passes validation; loadConfig puts the socket inside the final data dir.
-  setIfDefault('endpoint', 'unix:///quickstart/csi.sock');
-  setIfDefault('logFormat', 'text');
-  // The embedded emulator's disks reach the node as loop devices (there is no NVMe/TCP target).
-  setIfDefault('nodeTransport', 'loop');
-  // Local only; a busy port falls back to a free one (the banner prints it).
-  setIfDefault('metricsAddress', '127.0.0.1:9809');
-  // Local trials and csi-sanity put their mount and staging directories under /tmp.
-  setIfDefault('kubeletDir', '/tmp');
 }

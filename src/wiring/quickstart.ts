@@ -5,8 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { Config } from '../config/load-config.js';
-import type { EmulatorLatency } from '../config/types.js';
+import type { Config, EmulatorLatency } from '../config/load-config.js';
 import type { Logger } from '../ports.js';
 import { startEmulator, type Emulator } from '../rds/emulator/emulator.js';
 import { LATENCY_OFF, LATENCY_REALISTIC, type LatencyProfile } from '../rds/emulator/faults.js';
