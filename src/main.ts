@@ -387,6 +387,8 @@ export async function main(io: ProcessIo): Promise<number> {
       hostname: hostname(),
       cwd: io.cwd,
       version,
+      // A terminal's width (--help wraps to it); piped output has none.
+      columns: (io.stdout as Partial<Pick<NodeJS.WriteStream, 'columns'>>).columns,
     });
     if (outcome.kind === 'exit') {
       io.stdout.write(outcome.output);

@@ -45,6 +45,28 @@ describe('rds-csi-ts executable', () => {
     }
   });
 
+  it('wraps --help to the terminal width ($COLUMNS when piped), losing nothing', () => {
+    const help = (columns: number) =>
+      spawnSync(process.execPath, [CLI, '--help'], {
+        encoding: 'utf8',
+        env: { PATH: process.env['PATH'] ?? '', COLUMNS: String(columns) },
+      }).stdout;
+    const narrow = help(80);
+    const tooWide = narrow.split('\n').filter((line) => line.length > 80);
+    expect(tooWide).toEqual([]);
+    const flat = narrow.replace(/\s+/g, ' ');
+    for (const spec of OPTIONS) {
+      expect(flat).toContain(spec.flags);
+      expect(flat).toContain(`(env: ${envName(spec)})`);
+      expect(flat).toContain(`[${spec.accepts}]`.replace(/\s+/g, ' '));
+    }
+    // Wide enough for two columns: each description starts beside its flag.
+    const wide = help(160);
+    expect(wide.split('\n').every((line) => line.length <= 160)).toBe(true);
+    expect(wide).toMatch(/^ {2}--mode <mode> +which CSI services to serve/m);
+    expect(narrow).toMatch(/^ {2}--mode <mode>\n {6}which CSI services to serve/m);
+  });
+
   it('exits 2 with one actionable line per bad value', () => {
     const result = spawnSync(process.execPath, [CLI, '--mode', 'both', '--log-level', 'loud'], {
       encoding: 'utf8',

@@ -32,6 +32,9 @@ export function envName(spec: OptionSpec): string {
   return ENV_PREFIX + flagName(spec).toUpperCase().replace(/-/g, '_');
 }
 
+/** Below this many columns beside the flags, each description goes under its flag instead. */
+const MIN_DESCRIPTION_COLUMNS = 40;
+
 /** The help width: the terminal's, else $COLUMNS, else 80; never under 40. */
 export function helpWidth(
   columns: number | undefined,
@@ -52,7 +55,19 @@ export function createCli(version: string, width = 80): Command {
     .helpOption('-h, --help', 'print this help and exit')
     .showHelpAfterError('(run rds-csi-ts --help for all options)')
     .allowExcessArguments(false)
-    .exitOverride();
+    .exitOverride()
+    .configureHelp({
+      helpWidth: width,
+      // Two columns while the descriptions get enough room; on a narrow terminal each
+      // description is wrapped under its flag.
+      formatItem(term, termWidth, description, helper) {
+        if (width - termWidth - 4 >= MIN_DESCRIPTION_COLUMNS || description === '')
+          return Help.prototype.formatItem.call(helper, term, termWidth, description, helper);
+        const indent = ' '.repeat(6);
+        const wrapped = helper.boxWrap(description, width - indent.length);
+        return `  ${term}\n${wrapped.replace(/^/gm, indent)}`;
+      },
+    });
   for (const spec of OPTIONS) {
     const option = new Option(
       spec.flags,
