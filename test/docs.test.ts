@@ -1,10 +1,12 @@
 // The README's configuration table and the option table in src/config/options.ts cannot drift apart
-// (STYLE.md rule 18): same flags, same env names, same defaults.
+// (STYLE.md rule 18): same flags, same env names, same defaults. Rules stated in several documents
+// are stated as the code words them.
 import { readFileSync } from 'node:fs';
 
 import { describe, expect, it } from 'vitest';
 
 import { OPTIONS, envName } from '../src/config/load-config.js';
+import { MIGRATION_TIMEOUT_RULE } from '../src/domain/migration-timeout.js';
 
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 
@@ -38,6 +40,24 @@ describe('README configuration table', () => {
       expect(row?.env, spec.flags).toBe(envName(spec));
       if (spec.defaultValue !== undefined)
         expect(row?.defaultCell, spec.flags).toBe(`\`${String(spec.defaultValue)}\``);
+    }
+  });
+});
+
+describe('migrationTimeoutSeconds', () => {
+  it('is stated with the one rule the driver checks, wherever it is documented', () => {
+    for (const path of [
+      'README.md',
+      'docs/install.md',
+      'docs/migration-from-rds-csi.md',
+      'deploy/helm/rds-csi-ts/values.yaml',
+    ]) {
+      const text = readFileSync(new URL(`../${path}`, import.meta.url), 'utf8').replace(
+        /\s+/g,
+        ' ',
+      );
+      expect(text, path).toContain(MIGRATION_TIMEOUT_RULE);
+      expect(text, path).not.toMatch(/clamp(ed)? (by the driver )?to 30/);
     }
   });
 });

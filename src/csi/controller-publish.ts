@@ -3,6 +3,7 @@
 // the attachment decision is the volume's actor's (through the supervisor), persisted before the
 // answer. publish_context tells the node how to connect.
 import { InvalidInputError, NotFoundError, RdsUnavailableError } from '../errors.js';
+import { storedMigrationTimeoutMs } from '../domain/migration-timeout.js';
 import { isVolumeId } from '../domain/naming.js';
 import type { RdsBackend } from '../ports.js';
 import type { ControllerPublishVolumeRequest__Output } from './generated/csi/v1/ControllerPublishVolumeRequest.js';
@@ -10,7 +11,6 @@ import type { ControllerPublishVolumeResponse } from './generated/csi/v1/Control
 import type { ControllerUnpublishVolumeRequest__Output } from './generated/csi/v1/ControllerUnpublishVolumeRequest.js';
 import { requireId } from './request-fields.js';
 import { checkCapabilities } from './volume-capabilities.js';
-import { MIGRATION_TIMEOUT } from './volume-parameters.js';
 
 /** Which node IDs exist: the Node informer, or in standalone mode the declared nodes. */
 export interface NodeDirectory {
@@ -38,12 +38,6 @@ export interface PublishDeps {
   readonly defaults: { readonly nvmeAddress: string | undefined; readonly nvmePort: number };
 }
 
-function migrationTimeoutMs(context: Readonly<Record<string, string>>): number {
-  const raw = Number(context['migrationTimeoutSeconds'] ?? MIGRATION_TIMEOUT.default);
-  const seconds = Number.isFinite(raw) ? raw : MIGRATION_TIMEOUT.default;
-  return Math.min(MIGRATION_TIMEOUT.max, Math.max(MIGRATION_TIMEOUT.min, seconds)) * 1000;
-}
-
 export async function publishVolume(
   request: ControllerPublishVolumeRequest__Output,
   deps: PublishDeps,
@@ -69,7 +63,7 @@ export async function publishVolume(
     nodeId,
     multiNode: capability.multiNode && capability.block,
     readOnly: request.readonly,
-    migrationTimeoutMs: migrationTimeoutMs(request.volumeContext),
+    migrationTimeoutMs: storedMigrationTimeoutMs(request.volumeContext['migrationTimeoutSeconds']),
   });
   const context = request.volumeContext;
   return {

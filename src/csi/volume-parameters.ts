@@ -8,6 +8,7 @@
 import { isIP } from 'node:net';
 
 import { InvalidInputError } from '../errors.js';
+import { parseMigrationTimeoutSeconds } from '../domain/migration-timeout.js';
 import { parseMkfsOptions } from '../domain/mkfs-options.js';
 import { checkVolumePath, poolMountPoint } from '../domain/naming.js';
 
@@ -35,8 +36,6 @@ export interface VolumeParameters {
 
 /** Defaults of the Go driver's DefaultConnectionConfig: retry forever, every 5 s, kernel keep-alive. */
 export const CONNECTION_DEFAULTS = { ctrlLossTmo: -1, reconnectDelay: 5, keepAliveTmo: 0 } as const;
-/** Seed-notes migration window: default 300 s, clamped to 30..3600 s (issue 13). */
-export const MIGRATION_TIMEOUT = { default: 300, min: 30, max: 3600 } as const;
 
 /** Every StorageClass parameter this driver reads (the fuzz tests push hostile values through each). */
 export const KNOWN_PARAMETERS = [
@@ -137,13 +136,7 @@ export function parseVolumeParameters(
       CONNECTION_DEFAULTS.reconnectDelay,
     ),
     keepAliveTmo: integer(parameters, 'keepAliveTmo', 0, 3600, CONNECTION_DEFAULTS.keepAliveTmo),
-    migrationTimeoutSeconds: Math.min(
-      MIGRATION_TIMEOUT.max,
-      Math.max(
-        MIGRATION_TIMEOUT.min,
-        integer(parameters, 'migrationTimeoutSeconds', 0, 86_400, MIGRATION_TIMEOUT.default),
-      ),
-    ),
+    migrationTimeoutSeconds: parseMigrationTimeoutSeconds(parameters['migrationTimeoutSeconds']),
     fsType,
     mkfsOptions: mkfsOptionsOf(parameters['mkfsOptions']),
     pvcName,
