@@ -113,6 +113,7 @@ export async function createVolume(
   const volumeId = volumeIdForName(name);
   return deps.locks.run(volumeId, 'CreateVolume', () =>
     createdOrRetryable(`creating volume ${volumeId}`, async () => {
+      await requirePool(deps.rds, params.mountPoint, signal);
       const source = await resolveSource(deps.rds, request.volumeContentSource, signal);
       const size = sizeForRange(request.capacityRange, source?.disk.sizeBytes ?? 0);
       const filePath = diskFilePath(params.volumePath, volumeId);
@@ -245,6 +246,32 @@ export async function expandVolume(
       size > disk.sizeBytes ? await deps.rds.resizeDisk(volumeId, size, { signal }) : disk;
     return { capacityBytes: String(grown.sizeBytes), nodeExpansionRequired: !block };
   });
+}
+
+/** Pools found on each RDS: a pool does not vanish under a running driver, so each is read once. */
+const poolsFound = new WeakMap<RdsBackend, Set<string>>();
+
+/**
+ * A volumePath in no pool of the RDS is a StorageClass mistake, refused before any disk is made
+ * (the device would otherwise be asked to create a file outside its storage).
+ */
+async function requirePool(
+  rds: RdsBackend,
+  mountPoint: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const found = poolsFound.get(rds) ?? new Set<string>();
+  poolsFound.set(rds, found);
+  if (found.has(mountPoint)) return;
+  try {
+    await rds.getPool(mountPoint, { signal });
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    throw new InvalidInputError(`parameter volumePath: ${error.message}`, {
+      field: 'parameters.volumePath',
+    });
+  }
+  found.add(mountPoint);
 }
 
 /** Free bytes of the pool that holds `volumePath` (GetCapacity). */

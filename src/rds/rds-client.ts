@@ -26,7 +26,11 @@ import { renderCommand, type RouterOsCommand } from './commands/render.js';
 import * as values from './commands/values.js';
 import { checkAnswer, type ShellResult } from './device-answer.js';
 import { KeyedQueue } from '../domain/keyed-queue.js';
-import { parseDiskPrintDetail, parsePoolPrintDetail } from './parsers/disk-parser.js';
+import {
+  parseDiskPrintDetail,
+  parsePoolMountPoints,
+  parsePoolPrintDetail,
+} from './parsers/disk-parser.js';
 import { parseFilePrintDetail } from './parsers/file-parser.js';
 
 /** What the client needs from a shell: one command line in, the device's answer out. */
@@ -89,8 +93,18 @@ export class RdsClient implements RdsBackend, OrphanStorage {
     );
     const pool = parsePoolPrintDetail(output);
     if (pool === undefined) {
+      // Worth a second command: the answer says which pools a volumePath may start with.
+      const pools = await this.send(commands.listAllDisks(), 'listing pools', options)
+        .then(parsePoolMountPoints)
+        .catch(() => undefined);
+      const existing =
+        pools === undefined
+          ? ''
+          : pools.length === 0
+            ? '; it has no storage pool at all'
+            : `; its pools: ${pools.map((p) => `/${p}`).join(', ')}`;
       throw new NotFoundError(
-        `the RDS has no storage pool mounted at "${mountPoint}"; the first component of volumePath must name one`,
+        `the RDS has no storage pool mounted at "${mountPoint}"${existing}; the first component of volumePath must name one`,
       );
     }
     return pool;

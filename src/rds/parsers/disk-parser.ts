@@ -97,6 +97,13 @@ function checkUse(item: DetailItem, totalBytes: number, freeBytes: number): void
     fail(item, `use=${excerpt(text)} does not agree with size=${totalBytes} free=${freeBytes}`);
 }
 
+/** The mount points of the pools in a `/disk print detail` listing (entries with a mount point). */
+export function parsePoolMountPoints(output: string): string[] {
+  return parsePrintDetail(output, { legend: 'required' })
+    .map((item) => item.fields.get('mount-point') ?? '')
+    .filter((mountPoint) => mountPoint !== '');
+}
+
 /** The pool entry of `/disk print detail where mount-point=...`; undefined when none matched. */
 export function parsePoolPrintDetail(output: string): RdsPool | undefined {
   const items = parsePrintDetail(output, { legend: 'required' });
