@@ -15,6 +15,7 @@ import {
   describeError,
 } from '../errors.js';
 import type { Clock, HealthReporter, Logger, ShellObserver } from '../ports.js';
+import { explainConnectFailure } from './connect-errors.js';
 import { findDeviceError, type ShellResult } from './device-answer.js';
 import { Semaphore } from './semaphore.js';
 
@@ -246,7 +247,9 @@ export class SshShell {
             ? `authentication as ${options.username} failed; check the RDS credentials Secret`
             : /Host denied/.test(error.message)
               ? `host key ${seenKey ?? 'unknown'} is not the pinned one (${options.hostKey.fingerprints.join(', ')}); if the RDS was reinstalled, update --rds-host-key`
-              : describeError(error);
+              : !settled
+                ? (explainConnectFailure(error, options.connectTimeoutMs) ?? describeError(error))
+                : describeError(error);
         if (!settled) {
           settled = true;
           this.onDown(reason);
